@@ -1,0 +1,99 @@
+"""The ``genstudio`` command line: the same engine as the studio, headless."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from .core.errors import StudioError
+
+
+def _train_diffusion(args: argparse.Namespace) -> int:
+    import torch
+
+    from .core.device import pick_device
+    from .core.families.diffusion_train import fashion_mnist_task
+    from .core.text import PromptEncoder
+    from .core.trainer import Trainer, TrainConfig
+
+    if args.data != "fashion-mnist":
+        raise StudioError(f"Unknown data set {args.data!r}; the diffusion trainer knows: fashion-mnist.")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    command = "genstudio " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    task = fashion_mnist_task(PromptEncoder(device), base_channels=args.channels, batch_size=args.batch_size,
+                              data_dir=args.data_dir, limit=args.limit, device=device, seed=args.seed,
+                              command=command)
+    cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, precision=args.precision,
+                      sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, seed=args.seed,
+                      ema_decay=args.ema_decay, log_every=args.log_every)
+    return _run_trainer(Trainer(task, cfg, args.out, device, resume=args.resume), args)
+
+
+def _run_trainer(trainer, args) -> int:
+    from tqdm import tqdm
+
+    from .core.images import save_grid
+
+    bar = tqdm(total=trainer.cfg.steps, initial=trainer.step, unit="step", dynamic_ncols=True,
+               disable=args.quiet)
+    samples_dir = Path(args.out).with_suffix("").with_name(Path(args.out).stem + "-samples")
+    for ev in trainer.run():
+        if ev.kind == "step":
+            bar.update(ev.step - bar.n)
+            bar.set_postfix(loss=f"{ev.metrics['loss']:.4f}", lr=f"{ev.metrics['lr']:.1e}")
+        elif ev.kind == "samples" and args.save_samples:
+            save_grid(ev.images, samples_dir / f"step{ev.step:06d}.png")
+        elif ev.kind == "checkpoint":
+            bar.write(f"step {ev.step}: saved resumable state {ev.path}")
+        elif ev.kind == "done":
+            bar.close()
+            print(f"trained {ev.step} steps in {ev.metrics['seconds']:.0f} s; wrote {ev.path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="genstudio", description="Generative Studio, headless.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    tr = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True)
+    d = tr.add_parser("diffusion", help="train a text-conditioned diffusion model")
+    d.add_argument("--data", default="fashion-mnist")
+    d.add_argument("--data-dir", help="folder with the IDX files (default: Debian's dataset-fashion-mnist)")
+    d.add_argument("--out", required=True, help="output .safetensors path")
+    d.add_argument("--steps", type=int, default=4000)
+    d.add_argument("--batch-size", type=int, default=128)
+    d.add_argument("--lr", type=float, default=4e-4)
+    d.add_argument("--channels", type=int, default=32, help="U-Net base channels")
+    d.add_argument("--ema-decay", type=float, default=0.999)
+    d.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
+    d.add_argument("--limit", type=int, help="use only the first N training images")
+    d.add_argument("--device", default="auto")
+    d.add_argument("--threads", type=int, default=0)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--log-every", type=int, default=20)
+    d.add_argument("--sample-every", type=int, default=500)
+    d.add_argument("--checkpoint-every", type=int, default=500)
+    d.add_argument("--save-samples", action="store_true", help="write preview grids beside the checkpoint")
+    d.add_argument("--resume", action="store_true", help="continue from OUT's .state.safetensors")
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=_train_diffusion)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except StudioError as e:
+        print(f"genstudio: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genstudio: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The small interface every generator family implements."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from ..checkpoint import Checkpoint
+from ..errors import StudioError
+from ..events import Frame
+from ..request import GenerationRequest
+
+FAMILIES: dict[str, type["Family"]] = {}
+
+
+def register(cls: type["Family"]) -> type["Family"]:
+    FAMILIES[cls.name] = cls
+    return cls
+
+
+def get_family(name: str) -> type["Family"]:
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise StudioError(f"Unknown model family {name!r}; known: {', '.join(sorted(FAMILIES))}.") from None
+
+
+class Family(ABC):
+    """A loaded generator. ``sample`` yields one Frame per step so cancelling takes effect at once."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    # Which controls the UI offers: subset of {"prompt", "negative_prompt", "steps", "sampler",
+    # "guidance", "seed", "batch", "latent"}.
+    controls: ClassVar[frozenset[str]]
+    samplers: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, checkpoint: Checkpoint, device: str) -> None:
+        self.checkpoint = checkpoint
+        self.device = device
+
+    @classmethod
+    @abstractmethod
+    def from_checkpoint(cls, path: Path, device: str = "cpu") -> "Family": ...
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def default_request(self) -> GenerationRequest:
+        w, h = self.image_size
+        return GenerationRequest(family=self.name, checkpoint=self.checkpoint.id,
+                                 checkpoint_hash=self.checkpoint.sha256, width=w, height=h)
+
+    @abstractmethod
+    def sample(self, request: GenerationRequest, *, want_noisy: bool = False) -> Iterator[Frame]: ...

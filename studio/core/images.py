@@ -1,0 +1,33 @@
+"""Image helpers without Qt: grids, PNG files, conversion of user images to a model's format."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .atomic import atomic_write
+
+
+def grid(images: np.ndarray, cols: int | None = None, pad: int = 2) -> np.ndarray:
+    """(B, H, W, C) uint8 -> one (H', W', C) image, tiles separated by ``pad`` pixels."""
+    b, h, w, c = images.shape
+    cols = cols or math.ceil(math.sqrt(b))
+    rows = math.ceil(b / cols)
+    out = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, c), dtype=np.uint8)
+    for i, img in enumerate(images):
+        r, k = divmod(i, cols)
+        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + k * (w + pad): pad + k * (w + pad) + w] = img
+    return out
+
+
+def to_pil(image: np.ndarray) -> Image.Image:
+    """(H, W, 1|3) uint8 -> PIL image."""
+    return Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+
+
+def save_grid(images: np.ndarray, path: str | Path, cols: int | None = None) -> Path:
+    path = Path(path)
+    atomic_write(path, lambda p: to_pil(grid(images, cols)).save(p, format="PNG"))
+    return path

@@ -1,0 +1,104 @@
+"""GenerationRequest: everything that decides an image. The gallery stores it, a PNG carries it,
+and generating it again on the same device reproduces the same pixels."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, fields, replace
+
+from .errors import RequestError
+
+MAX_STEPS = 1000
+MAX_BATCH = 16
+MAX_SEED = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    family: str = "diffusion"
+    checkpoint: str = ""  # checkpoint id (file stem)
+    checkpoint_hash: str = ""
+    prompt: str = ""
+    negative_prompt: str = ""
+    sampler: str = "ddim"
+    steps: int = 50
+    guidance: float = 3.0
+    seed: int = 0
+    batch_size: int = 1
+    eta: float = 0.0
+    width: int = 28
+    height: int = 28
+
+    def validated(self) -> "GenerationRequest":
+        """Refuse values no widget would allow, with a message that names the field."""
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise RequestError(f"Steps must be between 1 and {MAX_STEPS} (got {self.steps}).")
+        if not 1 <= self.batch_size <= MAX_BATCH:
+            raise RequestError(f"Batch size must be between 1 and {MAX_BATCH} (got {self.batch_size}).")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise RequestError(f"Seed must be between 0 and {MAX_SEED} (got {self.seed}).")
+        if not 0.0 <= self.guidance <= 30.0:
+            raise RequestError(f"Guidance scale must be between 0 and 30 (got {self.guidance}).")
+        if not 0.0 <= self.eta <= 1.0:
+            raise RequestError(f"eta must be between 0 and 1 (got {self.eta}).")
+        return self
+
+    def with_(self, **changes) -> "GenerationRequest":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GenerationRequest":
+        if not isinstance(d, dict):
+            raise RequestError("Settings must be a JSON object.")
+        kwargs = {}
+        for f in fields(cls):
+            if f.name in d:
+                try:
+                    kwargs[f.name] = type(getattr(cls, f.name))(d[f.name])
+                except (TypeError, ValueError) as e:
+                    raise RequestError(f"Setting {f.name!r} has an invalid value {d[f.name]!r}.") from e
+        return cls(**kwargs)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def to_parameters(self) -> str:
+        """The A1111-style 'parameters' text other image tools read."""
+        lines = [self.prompt]
+        if self.negative_prompt:
+            lines.append(f"Negative prompt: {self.negative_prompt}")
+        lines.append(
+            f"Steps: {self.steps}, Sampler: {self.sampler}, CFG scale: {self.guidance:g}, Seed: {self.seed}, "
+            f"Size: {self.width}x{self.height}, Model hash: {self.checkpoint_hash}, Model: {self.checkpoint}, "
+            f"Family: {self.family}, Batch size: {self.batch_size}, Eta: {self.eta:g}"
+        )
+        return "\n".join(lines)
+
+    @classmethod
+    def from_parameters(cls, text: str) -> "GenerationRequest":
+        """Parse the 'parameters' text (ours, or a compatible subset from other tools)."""
+        lines = text.strip("\n").split("\n")
+        if not lines or not re.search(r"(^|, )Steps: ", lines[-1]):
+            raise RequestError("The image carries no generation settings this studio can read.")
+        kv = dict(re.findall(r"([A-Za-z ]+): ([^,]*)(?:, |$)", lines[-1]))
+        head = lines[:-1]
+        negative = ""
+        for i, line in enumerate(head):
+            if line.startswith("Negative prompt: "):
+                negative = "\n".join(head[i:])[len("Negative prompt: "):]
+                head = head[:i]
+                break
+        d: dict = {"prompt": "\n".join(head), "negative_prompt": negative}
+        mapping = {"Steps": "steps", "Sampler": "sampler", "CFG scale": "guidance", "Seed": "seed",
+                   "Model hash": "checkpoint_hash", "Model": "checkpoint", "Family": "family",
+                   "Batch size": "batch_size", "Eta": "eta"}
+        for key, name in mapping.items():
+            if key in kv:
+                d[name] = kv[key].strip()
+        if "Size" in kv and "x" in kv["Size"]:
+            d["width"], d["height"] = kv["Size"].split("x", 1)
+        d["sampler"] = str(d.get("sampler", "ddim")).lower()
+        return cls.from_dict(d)

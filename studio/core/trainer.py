@@ -1,0 +1,176 @@
+"""A family-agnostic training loop: AdamW, warm-up, EMA weights, bf16 autocast, resumable state.
+
+``Trainer.run()`` is a plain generator of TrainEvents (loss, sample grids, checkpoints) so the CLI
+prints them and the UI plots them; stopping the iteration stops training between steps.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checkpoint as ckpt_io
+from .device import describe
+from .errors import CheckpointError, TrainingError
+from .events import TrainEvent
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    batch_size: int = 128
+    lr: float = 4e-4
+    warmup: int = 200
+    weight_decay: float = 0.0
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    precision: str = "bf16"  # "bf16" autocast or "fp32"
+    log_every: int = 20
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    seed: int = 0
+
+
+@dataclass
+class TrainTask:
+    """What a family supplies to the shared trainer."""
+
+    family: str
+    model: torch.nn.Module
+    config: dict  # architecture config stored in the checkpoint
+    loss: Callable[[torch.nn.Module, object], torch.Tensor]
+    batches: Iterator  # endless iterator of batches already on the device
+    samples: Callable[[torch.nn.Module], np.ndarray] | None = None  # preview grid from the EMA model
+    card: dict = field(default_factory=dict)  # data, command... written to the model card
+
+
+class EMA:
+    """Exponential moving average of weights, with the usual warm-up so early steps count."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.decay = decay
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for e, p in zip(self.model.parameters(), model.parameters()):
+            e.lerp_(p.detach(), 1 - d)
+        for e, b in zip(self.model.buffers(), model.buffers()):
+            e.copy_(b)
+
+
+def state_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".state.safetensors")
+
+
+class Trainer:
+    def __init__(self, task: TrainTask, cfg: TrainConfig, out: str | Path, device: str = "cpu",
+                 resume: bool = False) -> None:
+        self.task, self.cfg, self.out, self.device = task, cfg, Path(out), device
+        self.model = task.model.to(device)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.ema = EMA(self.model, cfg.ema_decay)
+        self.step = 0
+        self.seconds = 0.0
+        if resume and state_path(self.out).is_file():
+            self._load_state()
+
+    # --- persistence -------------------------------------------------------------------------
+    def _save_state(self) -> Path:
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        tensors.update({f"ema.{k}": v for k, v in self.ema.model.state_dict().items()})
+        osd = self.opt.state_dict()
+        for idx, st in osd["state"].items():
+            for k, v in st.items():
+                tensors[f"optim.{idx}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+        extra = {"step": self.step, "seconds": self.seconds, "param_groups": osd["param_groups"],
+                 "train": asdict(self.cfg)}
+        return ckpt_io.save(state_path(self.out), family=self.task.family, config=self.task.config,
+                            tensors=tensors, extra=extra)
+
+    def _load_state(self) -> None:
+        ck = ckpt_io.load(state_path(self.out), family=self.task.family)
+        if ck.config != json.loads(json.dumps(self.task.config)):
+            raise CheckpointError(f"Cannot resume from {state_path(self.out).name}: it was trained with a "
+                                  "different architecture config.")
+        ckpt_io.load_state(self.model, ck.group("model"), "resume state")
+        ckpt_io.load_state(self.ema.model, ck.group("ema"), "resume state (EMA)")
+        state: dict[int, dict] = {}
+        for k, v in ck.group("optim").items():
+            idx, name = k.split(".", 1)
+            state.setdefault(int(idx), {})[name] = v.to(self.device) if name != "step" else v
+        self.opt.load_state_dict({"state": state, "param_groups": ck.extra["param_groups"]})
+        self.step, self.seconds = int(ck.extra["step"]), float(ck.extra.get("seconds", 0.0))
+
+    def save_final(self) -> Path:
+        """The shipped file: EMA weights only, plus the model card."""
+        card = {
+            "id": self.out.stem, "family": self.task.family, "config": self.task.config,
+            "training": {**asdict(self.cfg), "steps_done": self.step, "seconds": round(self.seconds, 1),
+                         "device": describe(self.device), "torch": torch.__version__},
+            **self.task.card,
+        }
+        old = ckpt_io.read_card(self.out) if self.out.exists() else {}
+        if "metrics" in old and old.get("training", {}).get("steps_done") == self.step:
+            card["metrics"] = old["metrics"]
+        tensors = {f"ema.{k}": v for k, v in self.ema.model.state_dict().items()}
+        return ckpt_io.save(self.out, family=self.task.family, config=self.task.config, tensors=tensors,
+                            extra={"step": self.step}, card=card)
+
+    # --- the loop ----------------------------------------------------------------------------
+    def _lr(self) -> float:
+        warm = min(1.0, (self.step + 1) / max(1, self.cfg.warmup))
+        progress = self.step / max(1, self.cfg.steps)
+        return self.cfg.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+    def _autocast(self):
+        if self.cfg.precision == "bf16":
+            return torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def run(self) -> Iterator[TrainEvent]:
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed + self.step)
+        self.model.train()
+        running, count = 0.0, 0
+        while self.step < cfg.steps:
+            t0 = time.perf_counter()
+            batch = next(self.task.batches)
+            for g in self.opt.param_groups:
+                g["lr"] = self._lr()
+            with self._autocast():
+                loss = self.task.loss(self.model, batch)
+            if not torch.isfinite(loss):
+                saved = state_path(self.out)
+                where = f"; the last good state is {saved}" if saved.exists() else ""
+                raise TrainingError(f"The loss became {loss.item()} at step {self.step + 1}; training stopped "
+                                    f"(try a lower --lr){where}.")
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.opt.step()
+            self.ema.update(self.model, self.step)
+            self.step += 1
+            self.seconds += time.perf_counter() - t0
+            running, count = running + loss.item(), count + 1
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                yield TrainEvent("step", self.step, cfg.steps,
+                                 {"loss": running / count, "lr": self._lr(), "seconds": self.seconds})
+                running, count = 0.0, 0
+            if self.task.samples and (self.step % cfg.sample_every == 0 or self.step == cfg.steps):
+                yield TrainEvent("samples", self.step, cfg.steps, images=self.task.samples(self.ema.model))
+            if self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps:
+                yield TrainEvent("checkpoint", self.step, cfg.steps, path=str(self._save_state()))
+        self._save_state()
+        yield TrainEvent("done", self.step, cfg.steps, path=str(self.save_final()),
+                         metrics={"seconds": self.seconds})
