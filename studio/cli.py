@@ -54,9 +54,88 @@ def _run_trainer(trainer, args) -> int:
     return 0
 
 
+DEFAULT_CHECKPOINT = "diffusion-fmnist"
+
+
+def _generate(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from .core.device import pick_device
+    from .core.families import load_model
+    from .core.images import save_grid
+    from .core.pngmeta import save_png
+    from .core.request import MAX_BATCH
+
+    if args.num < 1:
+        raise StudioError("--num must be at least 1.")
+    model = load_model(args.checkpoint, pick_device(args.device), family=args.family)
+    base = model.default_request().with_(
+        prompt=args.prompt, negative_prompt=args.negative_prompt, steps=args.steps, sampler=args.sampler,
+        guidance=args.guidance, seed=args.seed, eta=args.eta).validated()
+    out = Path(args.out)
+    images, metas = [], []
+    done = 0
+    while done < args.num:
+        req = base.with_(seed=base.seed + done, batch_size=min(MAX_BATCH, args.num - done))
+        frame = None
+        for frame in tqdm(model.sample(req), total=req.steps, unit="step", leave=False, disable=args.quiet):
+            pass
+        images.extend(frame.preview)
+        metas.extend((req, i) for i in range(req.batch_size))
+        done += req.batch_size
+    if args.grid or (args.num == 1 and out.suffix.lower() == ".png"):
+        if args.grid:
+            save_grid(np.stack(images), out)
+        else:
+            save_png(out, images[0], *metas[0])
+        written = [out]
+    else:
+        if out.suffix.lower() == ".png":
+            raise StudioError("--num N writes N files: give --out a folder (or add --grid for one image).")
+        out.mkdir(parents=True, exist_ok=True)
+        written = [save_png(out / f"{req.seed}-{i:02d}.png", img, req, i) for img, (req, i) in zip(images, metas)]
+    for p in written:
+        print(p)
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from .core.registry import scan
+
+    infos, problems = scan(family=args.family)
+    print(f"{'id':28} {'family':14} {'dataset':16} path")
+    for info in infos:
+        print(f"{info.id:28} {info.family:14} {info.dataset:16} {info.path}")
+    for msg in problems:
+        print(f"skipped: {msg}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genstudio", description="Generative Studio, headless.")
     sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="generate images from a prompt")
+    g.add_argument("--prompt", default="", help="what to draw; empty samples unconditionally")
+    g.add_argument("--negative-prompt", default="", help="what to steer away from")
+    g.add_argument("--family", help="only accept a checkpoint of this family")
+    g.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="checkpoint id or .safetensors path")
+    g.add_argument("--steps", type=int, default=50)
+    g.add_argument("--sampler", default="ddim", choices=["ddim", "ddpm"])
+    g.add_argument("--eta", type=float, default=0.0, help="DDIM stochasticity (0 deterministic, 1 = DDPM)")
+    g.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--num", type=int, default=1, help="how many images")
+    g.add_argument("--grid", action="store_true", help="write one grid image instead of N files")
+    g.add_argument("--out", required=True, help="a .png file, or a folder with --num N")
+    g.add_argument("--device", default="auto")
+    g.add_argument("--quiet", action="store_true")
+    g.set_defaults(func=_generate)
+
+    m = sub.add_parser("models", help="list the registered checkpoints")
+    m.add_argument("--family")
+    m.set_defaults(func=_models)
 
     tr = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True)
     d = tr.add_parser("diffusion", help="train a text-conditioned diffusion model")
@@ -80,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--resume", action="store_true", help="continue from OUT's .state.safetensors")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=_train_diffusion)
+    from .cli_eval import add_eval, add_train_classifier  # classifier training and quality metrics
+    add_train_classifier(tr)
+    add_eval(sub)
     return p
 
 

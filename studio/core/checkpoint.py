@@ -11,10 +11,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .atomic import atomic_write, atomic_write_text
+from .atomic import atomic_write
+from .cards import FORMAT, card_path, read_card, write_card  # noqa: F401  (re-exported)
 from .errors import CheckpointError
-
-FORMAT = "genstudio-1"
 
 
 @dataclass
@@ -48,10 +47,6 @@ def file_hash(path: Path, length: int = 12) -> str:
     return h.hexdigest()[:length]
 
 
-def card_path(path: Path) -> Path:
-    return Path(path).with_suffix(".json")
-
-
 def save(path: str | Path, *, family: str, config: dict, tensors: dict[str, torch.Tensor],
          extra: dict | None = None, card: dict | None = None) -> Path:
     """Write weights atomically; ``extra`` is small JSON state (e.g. trainer step) kept in metadata."""
@@ -63,20 +58,6 @@ def save(path: str | Path, *, family: str, config: dict, tensors: dict[str, torc
     if card is not None:
         write_card(path, card)
     return path
-
-
-def write_card(path: Path, card: dict) -> None:
-    atomic_write_text(card_path(path), json.dumps(card, indent=2) + "\n")
-
-
-def read_card(path: Path) -> dict:
-    cp = card_path(path)
-    if not cp.is_file():
-        return {}
-    try:
-        return json.loads(cp.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"The model card {cp.name} is not valid JSON: {e}") from e
 
 
 def load(path: str | Path, family: str | None = None, device: str = "cpu") -> Checkpoint:

@@ -31,3 +31,25 @@ def save_grid(images: np.ndarray, path: str | Path, cols: int | None = None) -> 
     path = Path(path)
     atomic_write(path, lambda p: to_pil(grid(images, cols)).save(p, format="PNG"))
     return path
+
+
+def save_gif(frames: list[np.ndarray], path: str | Path, *, seconds: float = 3.0, scale: int = 4,
+             max_frames: int = 120, hold_last: float = 1.0) -> Path:
+    """Animate a run's previews: each frame a (B, H, W, C) batch shown as a grid.
+
+    Long runs are subsampled to ``max_frames`` (always keeping the last) so the file stays small.
+    """
+    if not frames:
+        raise ValueError("there are no frames to export")
+    idx = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), max_frames)).round().astype(int))
+    pics = []
+    for i in idx:
+        g = grid(frames[i]) if len(frames[i]) > 1 else frames[i][0]
+        img = to_pil(g)
+        pics.append(img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST))
+    per = max(20, int(1000 * seconds / len(pics)))
+    durations = [per] * (len(pics) - 1) + [int(1000 * hold_last)]
+    path = Path(path)
+    atomic_write(path, lambda p: pics[0].save(p, format="GIF", save_all=True, append_images=pics[1:],
+                                              duration=durations, loop=0))
+    return path

@@ -9,10 +9,11 @@ import numpy as np
 import torch
 
 from .. import checkpoint as ckpt_io
+from ..catalog import CATALOG
 from ..device import to_uint8
 from ..events import Frame
 from ..request import GenerationRequest
-from ..samplers import SAMPLERS, make_sampler
+from ..samplers import make_sampler
 from ..schedule import NoiseSchedule, ScheduleConfig
 from ..text import PromptEncoder, shared_encoder
 from ..unet import UNet, UNetConfig
@@ -37,9 +38,9 @@ def diffusion_loss(model: UNet, schedule: NoiseSchedule, x0: torch.Tensor, cond:
 @register
 class DiffusionFamily(Family):
     name = "diffusion"
-    label = "Diffusion"
-    controls = frozenset({"prompt", "negative_prompt", "steps", "sampler", "guidance", "seed", "batch"})
-    samplers = tuple(SAMPLERS)
+    label = CATALOG[name].label
+    controls = CATALOG[name].controls
+    samplers = CATALOG[name].samplers
 
     def __init__(self, checkpoint: ckpt_io.Checkpoint, device: str = "cpu",
                  encoder: PromptEncoder | None = None) -> None:

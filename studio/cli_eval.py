@@ -1,0 +1,145 @@
+"""``genstudio train classifier`` and ``genstudio eval quality``; cli.py registers them in build_parser.
+
+Torch is imported only inside the handlers so ``genstudio --help`` stays fast."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import studio
+
+from .core.errors import StudioError
+
+RESOURCES = Path(studio.__file__).resolve().parent.parent / "resources"
+DEFAULT_CLASSIFIER = RESOURCES / "classifiers" / "fmnist-classifier.safetensors"
+
+
+def add_train_classifier(train_subparsers) -> None:
+    c = train_subparsers.add_parser("classifier", help="train the Fashion-MNIST classifier used by 'eval'")
+    c.add_argument("--out", required=True, help="output .safetensors path")
+    c.add_argument("--data-dir", help="folder with the IDX files (default: Debian's dataset-fashion-mnist)")
+    c.add_argument("--epochs", type=int, default=3)
+    c.add_argument("--batch-size", type=int, default=128)
+    c.add_argument("--lr", type=float, default=3e-3)
+    c.add_argument("--no-augment", action="store_true", help="no random flips and shifts")
+    c.add_argument("--limit", type=int, help="use only the first N training images")
+    c.add_argument("--eval-limit", type=int, help="measure accuracy on only the first N test images")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--device", default="cpu", help="cpu (default: reproducible), cuda or auto")
+    c.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(func=_train_classifier)
+
+
+def add_eval(subparsers) -> None:
+    ev = subparsers.add_parser("eval", help="measure a checkpoint").add_subparsers(dest="what", required=True)
+    q = ev.add_parser("quality", help="prompt accuracy and classifier Frechet distance on Fashion-MNIST")
+    q.add_argument("--checkpoint", required=True, help="diffusion .safetensors path or id in resources/checkpoints")
+    q.add_argument("--classifier", default=str(DEFAULT_CLASSIFIER), help="classifier .safetensors (default: %(default)s)")
+    q.add_argument("--num", type=int, default=1000, help="samples, split evenly over the 10 classes")
+    q.add_argument("--held-out", type=int, default=20, help="samples per held-out paraphrase prompt")
+    q.add_argument("--steps", type=int, default=50)
+    q.add_argument("--sampler", default="ddim", choices=["ddim", "ddpm"])
+    q.add_argument("--guidance", type=float, default=3.0)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--data-dir", help="folder with the IDX files")
+    q.add_argument("--device", default="auto")
+    q.add_argument("--threads", type=int, default=0)
+    q.add_argument("--write-card", action="store_true", help="store the metrics in the checkpoint's model card")
+    q.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
+    q.add_argument("--quiet", action="store_true")
+    q.set_defaults(func=_eval_quality)
+
+
+def _train_classifier(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .core.classifier import ClassifierTrainConfig, iter_train_classifier
+    from .core.device import pick_device
+
+    cfg = ClassifierTrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                augment=not args.no_augment, seed=args.seed, limit=args.limit,
+                                eval_limit=args.eval_limit)
+    bar = None
+    for ev in iter_train_classifier(args.out, cfg, data_dir=args.data_dir, device=pick_device(args.device),
+                                    threads=args.threads):
+        if ev.kind == "step":
+            if bar is None:
+                bar = tqdm(total=ev.total, unit="step", dynamic_ncols=True, disable=args.quiet)
+            bar.update(ev.step - bar.n)
+            bar.set_postfix(loss=f"{ev.metrics['loss']:.4f}")
+        elif ev.kind == "done":
+            if bar is not None:
+                bar.close()
+            print(f"test accuracy {ev.metrics['test_accuracy']:.4f} after {ev.step} steps "
+                  f"({ev.metrics['seconds']:.0f} s); wrote {ev.path}")
+    return 0
+
+
+def _resolve_checkpoint(value: str) -> Path:
+    p = Path(value)
+    if not p.exists() and p.suffix != ".safetensors":
+        shipped = RESOURCES / "checkpoints" / f"{value}.safetensors"
+        if shipped.exists():
+            return shipped
+    return p
+
+
+def _eval_quality(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from .core.device import pick_device
+    from .core.evaluation import quality, write_metrics_to_card
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    classifier = Path(args.classifier)
+    if not classifier.is_file():
+        raise StudioError(f"Classifier {classifier} does not exist; train one with "
+                          f"'genstudio train classifier --out {classifier}'.")
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = tqdm(total=total, desc=stage, unit="img" if stage == "generate" else "",
+                               dynamic_ncols=True, disable=args.quiet, leave=False)
+        bars[stage].update(done - bars[stage].n)
+
+    checkpoint = _resolve_checkpoint(args.checkpoint)
+    metrics = quality(checkpoint, classifier, num_samples=args.num, steps=args.steps, sampler=args.sampler,
+                      guidance=args.guidance, seed=args.seed, data_dir=args.data_dir, progress=progress,
+                      held_out_per_prompt=args.held_out, device=pick_device(args.device))
+    for bar in bars.values():
+        bar.close()
+    print(json.dumps(metrics, indent=2) if args.json else format_table(metrics))
+    if args.write_card:
+        print(f"wrote metrics to {write_metrics_to_card(checkpoint, metrics)}")
+    return 0
+
+
+def format_table(m: dict) -> str:
+    s = m["settings"]
+    lines = [
+        f"{s.get('checkpoint', '?')}: {s['num_samples']} samples, {s.get('sampler', '?')} {s.get('steps', '?')} steps, "
+        f"guidance {s.get('guidance', '?')}, seed {s['seed']}; judged by {s.get('classifier', '?')} "
+        f"(test accuracy {m['classifier_test_accuracy']:.3f})",
+        "",
+        f"{'prompted class':16} {'prompt':22} {'accuracy':>8}",
+    ]
+    for (name, acc), prompt in zip(m["prompt_accuracy_per_class"].items(), s["class_prompts"]):
+        lines.append(f"{name:16} {prompt:22} {acc:8.3f}")
+    lines.append(f"{'all':16} {'':22} {m['prompt_accuracy']:8.3f}")
+    if m["held_out_prompt_accuracy"] is not None:
+        lines += ["", f"{'held-out prompt':39} {'accuracy':>8}"]
+        for prompt, acc in m["held_out_prompt_accuracy_per_prompt"].items():
+            lines.append(f"{prompt:39} {acc:8.3f}")
+        lines.append(f"{'all':39} {m['held_out_prompt_accuracy']:8.3f}")
+    n, ref = s["num_samples"], s["train_reference_images"]
+    rows = [(f"generated ({n} images)", m["fid_classifier"], ""),
+            (f"real train images ({n} images)", m["fid_classifier_train_vs_test_same_n"], "  <- floor at this sample size"),
+            (f"real train images ({ref} images)", m["fid_classifier_train_vs_test"], "")]
+    lines += ["", "Frechet distance in classifier feature space, against the 10k test images (lower is better):"]
+    lines += [f"  {label:34} {value:10.3f}{note}" for label, value, note in rows]
+    return "\n".join(lines)

@@ -1,0 +1,26 @@
+"""What each family offers, known without loading torch, so the UI can lay out its controls
+at start-up. The family implementations (studio.core.families) take their controls from here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FamilyInfo:
+    name: str
+    label: str
+    # Subset of {"prompt", "negative_prompt", "steps", "sampler", "guidance", "seed", "batch", "latent"}
+    controls: frozenset[str]
+    samplers: tuple[str, ...] = ()
+    description: str = ""
+
+
+CATALOG: dict[str, FamilyInfo] = {
+    "diffusion": FamilyInfo(
+        "diffusion", "Diffusion",
+        frozenset({"prompt", "negative_prompt", "steps", "sampler", "guidance", "seed", "batch"}),
+        ("ddim", "ddpm"),
+        "Starts from pure noise and removes a little of it at every step (DDPM); the preview shows "
+        "the model's current guess of the clean image.",
+    ),
+}

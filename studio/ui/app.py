@@ -1,0 +1,40 @@
+"""Entry point of the desktop studio: ``genstudio-gui`` or ``python -m studio.ui.app``."""
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QSettings, QThreadPool, QTimer
+from PySide6.QtWidgets import QApplication
+
+from ..core.gallery import GalleryStore
+from ..core.jobqueue import JobQueue
+from ..core.paths import user_data_dir
+from ..workers.generation import GenerationController
+from .main_window import MainWindow
+
+
+def build_window(preload: bool = True) -> MainWindow:
+    data = user_data_dir()
+    settings = QSettings(str(data / "settings.ini"), QSettings.Format.IniFormat)
+    controller = GenerationController(JobQueue(data / "queue.json"))
+    window = MainWindow(GalleryStore(data / "gallery"), controller, settings)
+    ck = window.model_panel.current()
+    if preload and ck is not None:
+        # Load torch, the checkpoint and the text encoder on a worker after the window is up.
+        QTimer.singleShot(0, lambda: controller.preload(ck.id))
+    return window
+
+
+def main(argv: list[str] | None = None) -> int:
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName("Generative Studio")
+    window = build_window()
+    window.show()
+    code = app.exec()
+    QThreadPool.globalInstance().waitForDone(5000)
+    window.store.close()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

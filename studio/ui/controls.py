@@ -1,0 +1,105 @@
+"""The Controls panel: steps, sampler, guidance, seed (lock or randomize), batch size."""
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QPushButton,
+                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from ..core.catalog import FamilyInfo
+from ..core.request import MAX_BATCH, MAX_SEED, MAX_STEPS, GenerationRequest
+
+
+class ControlsPanel(QWidget):
+    generateClicked = Signal()
+    cancelClicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # Ranges live in the widgets, so out-of-range numbers can't be typed in the first place.
+        self.steps = QSpinBox(minimum=1, maximum=MAX_STEPS, value=50)
+        self.steps.setToolTip("Denoising steps: more steps, finer detail, slower")
+        self.sampler = QComboBox()
+        self.eta = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.1, value=0.0, decimals=2)
+        self.eta.setToolTip("DDIM stochasticity: 0 is deterministic, 1 has the DDPM variance")
+        self.guidance = QDoubleSpinBox(minimum=0.0, maximum=30.0, singleStep=0.5, value=3.0, decimals=2)
+        self.guidance.setToolTip("Classifier-free guidance: 0 ignores the prompt, 1 is plain conditioning, "
+                                 "higher follows the prompt more closely")
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)  # QSpinBox is 32-bit signed
+        self.seed_lock = QCheckBox("lock")
+        self.seed_lock.setToolTip("Keep this seed; unlocked, every Generate draws a new one")
+        self.randomize = QToolButton(text="New")
+        self.randomize.setToolTip("Draw a new random seed")
+        self.batch = QSpinBox(minimum=1, maximum=MAX_BATCH, value=1)
+        self.generate_button = QPushButton("Generate  (Ctrl+Enter)")
+        self.generate_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel  (Esc)")
+        self.cancel_button.setEnabled(False)
+
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.randomize)
+        seed_row.addWidget(self.seed_lock)
+        form = QFormLayout()
+        form.addRow("Steps", self.steps)
+        form.addRow("Sampler", self.sampler)
+        form.addRow("DDIM eta", self.eta)
+        form.addRow("Guidance", self.guidance)
+        form.addRow("Seed", seed_row)
+        form.addRow("Batch", self.batch)
+        self.form = form
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.generate_button, 1)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+
+        self.randomize.clicked.connect(self.new_seed)
+        self.generate_button.clicked.connect(self.generateClicked)
+        self.cancel_button.clicked.connect(self.cancelClicked)
+        self.sampler.currentTextChanged.connect(lambda s: self.eta.setEnabled(s == "ddim"))
+        self.seed.setValue(random.randint(0, 2**31 - 1))
+
+    def set_family(self, info: FamilyInfo) -> None:
+        """Show only the controls this family uses."""
+        current = self.sampler.currentText()
+        self.sampler.clear()
+        self.sampler.addItems(list(info.samplers))
+        if current in info.samplers:
+            self.sampler.setCurrentText(current)
+        shown = {"steps": self.steps, "sampler": self.sampler, "guidance": self.guidance, "batch": self.batch,
+                 "seed": self.seed}
+        for key, widget in shown.items():
+            self.form.setRowVisible(widget if key != "seed" else self.form.itemAt(4, QFormLayout.ItemRole.FieldRole).layout(),
+                                    key in info.controls)
+        self.form.setRowVisible(self.eta, "sampler" in info.controls)
+
+    def new_seed(self) -> None:
+        self.seed.setValue(random.randint(0, 2**31 - 1))
+
+    def next_seed(self) -> int:
+        """The seed for the next Generate: kept when locked, else freshly drawn."""
+        if not self.seed_lock.isChecked():
+            self.new_seed()
+        return self.seed.value()
+
+    def fill(self, request: GenerationRequest) -> GenerationRequest:
+        return request.with_(steps=self.steps.value(), sampler=self.sampler.currentText() or request.sampler,
+                             eta=round(self.eta.value(), 4), guidance=round(self.guidance.value(), 4),
+                             seed=self.seed.value(), batch_size=self.batch.value())
+
+    def apply(self, request: GenerationRequest) -> None:
+        self.steps.setValue(request.steps)
+        if self.sampler.findText(request.sampler) >= 0:
+            self.sampler.setCurrentText(request.sampler)
+        self.eta.setValue(request.eta)
+        self.guidance.setValue(request.guidance)
+        self.seed.setValue(min(request.seed, self.seed.maximum()))
+        self.batch.setValue(request.batch_size)
+
+    def set_busy(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+        self.generate_button.setText("Queue  (Ctrl+Enter)" if busy else "Generate  (Ctrl+Enter)")

@@ -1,0 +1,226 @@
+"""The main window: dock panels around the live preview, wired to the generation controller."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QWidget
+
+from ..core.catalog import FamilyInfo
+from ..core.errors import StudioError
+from ..core.gallery import GalleryItem, GalleryStore
+from ..core.pngmeta import read_settings
+from ..core.request import GenerationRequest
+from ..workers.generation import GenerationController, JobResult
+from .controls import ControlsPanel
+from .gallery_panel import GalleryPanel
+from .model_panel import ModelPanel
+from .preview import PreviewPanel
+from .prompt import PromptPanel
+from .queue_panel import QueuePanel
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, store: GalleryStore, controller: GenerationController, settings: QSettings) -> None:
+        super().__init__()
+        self.setWindowTitle("Generative Studio")
+        self.setObjectName("MainWindow")
+        self.store, self.controller, self.settings = store, controller, settings
+        self.last_message = ""
+        self.last_result: JobResult | None = None
+        self._pinned_hash: tuple[str, str] | None = None  # (checkpoint id, hash) of restored settings
+
+        self.model_panel = ModelPanel()
+        self.prompt_panel = PromptPanel()
+        self.controls = ControlsPanel()
+        self.preview = PreviewPanel()
+        self.gallery = GalleryPanel(store)
+        self.queue_panel = QueuePanel(controller)
+        self.setDockNestingEnabled(True)
+        self.setCentralWidget(self.preview)
+        self.docks: dict[str, QDockWidget] = {}
+        self._dock("Model", self.model_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Prompt", self.prompt_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Controls", self.controls, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Gallery", self.gallery, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Queue", self.queue_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.status_label = QLabel()
+        self.statusBar().addPermanentWidget(self.status_label)
+        self.setAcceptDrops(True)
+        self._menus()
+
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.generate, context=Qt.ShortcutContext.ApplicationShortcut)
+        QShortcut(QKeySequence("Ctrl+Enter"), self, self.generate, context=Qt.ShortcutContext.ApplicationShortcut)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.controller.cancel,
+                  context=Qt.ShortcutContext.ApplicationShortcut)
+
+        self.model_panel.familyChanged.connect(self._family_changed)
+        self.controls.generateClicked.connect(self.generate)
+        self.controls.cancelClicked.connect(self.controller.cancel)
+        self.preview.noisyToggled.connect(lambda on: setattr(self.controller, "want_noisy", on))
+        self.gallery.useSettings.connect(self.use_item_settings)
+        c = controller
+        c.jobStarted.connect(lambda _id, req: self.preview.start(req.steps))
+        c.frameReady.connect(lambda _id, frame, rate: self.preview.show_frame(frame, rate))
+        c.jobFinished.connect(self._finished)
+        c.jobCancelled.connect(lambda _id: self.preview.stopped("cancelled"))
+        c.jobFailed.connect(self._failed)
+        c.busyChanged.connect(self.controls.set_busy)
+        c.status.connect(self.status_label.setText)
+
+        self.model_panel.rescan()
+        self._restore_settings()
+        if store.warning:
+            self.notify(store.warning, error=True)
+        if controller.queue.warning:
+            self.notify(controller.queue.warning, error=True)
+
+    # --- layout ---------------------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[title] = dock
+        return dock
+
+    def _menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        open_png = QAction("Load settings from PNG…", self)
+        open_png.triggered.connect(self._ask_load_png)
+        file_menu.addAction(open_png)
+        export = QAction("Export last run as GIF…", self)
+        export.triggered.connect(self.preview._ask_export_gif)
+        file_menu.addAction(export)
+        file_menu.addSeparator()
+        quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        view = self.menuBar().addMenu("&View")
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+
+    # --- actions --------------------------------------------------------------------------------
+    def current_request(self) -> GenerationRequest | None:
+        ck = self.model_panel.current()
+        if ck is None:
+            return None
+        pinned = self._pinned_hash[1] if self._pinned_hash and self._pinned_hash[0] == ck.id else ""
+        base = GenerationRequest(family=ck.family, checkpoint=ck.id, checkpoint_hash=pinned,
+                                 prompt=self.prompt_panel.text(), negative_prompt=self.prompt_panel.negative_text())
+        return self.controls.fill(base)
+
+    def generate(self) -> str | None:
+        if self.model_panel.current() is None:
+            self.notify("No checkpoint is selected: pick one in the Model panel.", error=True)
+            return None
+        self.controls.next_seed()
+        req = self.current_request()
+        try:
+            return self.controller.submit(req)
+        except StudioError as e:
+            self.notify(str(e), error=True)
+            return None
+
+    def apply_request(self, req: GenerationRequest) -> None:
+        """Put saved settings back into the panels; the seed is locked so Generate reproduces them."""
+        if not self.model_panel.select(req.family, req.checkpoint):
+            self.notify(f"The checkpoint {req.checkpoint!r} ({req.family}) is not installed; "
+                        "the other settings were restored.", error=True)
+        self.prompt_panel.set_text(req.prompt, req.negative_prompt)
+        self.controls.apply(req)
+        self.controls.seed_lock.setChecked(True)
+        self._pinned_hash = (req.checkpoint, req.checkpoint_hash) if req.checkpoint_hash else None
+
+    def use_item_settings(self, item: GalleryItem) -> None:
+        self.apply_request(item.request)
+        self.notify(f"Settings restored from gallery item {item.id}.")
+
+    def load_png(self, path: str | Path) -> bool:
+        try:
+            req, index = read_settings(Path(path))
+        except StudioError as e:
+            self.notify(str(e), error=True)
+            return False
+        self.apply_request(req)
+        note = f" (image {index + 1} of a batch of {req.batch_size})" if req.batch_size > 1 else ""
+        self.notify(f"Settings restored from {Path(path).name}{note}.")
+        return True
+
+    def notify(self, message: str, error: bool = False) -> None:
+        self.last_message = message
+        self.statusBar().setStyleSheet("color: #e66;" if error else "")
+        self.statusBar().showMessage(message, 15000)
+
+    def _ask_load_png(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load settings from a generated PNG", "", "Images (*.png *.jpg)")
+        if path:
+            self.load_png(path)
+
+    # --- controller events ----------------------------------------------------------------------------
+    def _family_changed(self, info: FamilyInfo) -> None:
+        self.controls.set_family(info)
+        self.prompt_panel.setEnabled("prompt" in info.controls)
+
+    def _finished(self, _job_id: str, result: JobResult) -> None:
+        self.last_result = result
+        self.preview.finish(result.frames)
+        for i, image in enumerate(result.images):
+            self.store.add(image, result.request, i)
+        self.gallery.refresh()
+
+    def _failed(self, _job_id: str, message: str) -> None:
+        self.preview.stopped("failed")
+        self.notify(message, error=True)
+
+    # --- drag and drop --------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if not files:
+            self.notify("Only files can be dropped here: drop a PNG made by the studio.", error=True)
+            return
+        event.acceptProposedAction()
+        self.load_png(files[0])
+
+    # --- persistence ----------------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        s = self.settings
+        if s.value("geometry"):
+            self.restoreGeometry(s.value("geometry"))
+        else:
+            self.resize(1360, 860)
+        if s.value("state"):
+            self.restoreState(s.value("state"))
+        raw = s.value("last_request")
+        if raw:
+            try:
+                req = GenerationRequest.from_dict(json.loads(raw))
+                self.model_panel.select(req.family, req.checkpoint)
+                self.prompt_panel.set_text(req.prompt, req.negative_prompt)
+                self.controls.apply(req)
+            except (StudioError, ValueError, TypeError):
+                pass  # stale settings from an older version: keep the defaults
+        self.controls.seed_lock.setChecked(s.value("seed_locked", False, type=bool))
+        self.preview.show_noisy.setChecked(s.value("show_noisy", False, type=bool))
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("geometry", self.saveGeometry())
+        s.setValue("state", self.saveState())
+        req = self.current_request()
+        if req is not None:
+            s.setValue("last_request", req.to_json())
+        s.setValue("seed_locked", self.controls.seed_lock.isChecked())
+        s.setValue("show_noisy", self.preview.show_noisy.isChecked())
+        s.sync()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.save_settings()
+        self.controller.cancel()
+        super().closeEvent(event)

@@ -1,0 +1,111 @@
+"""The Preview panel: the live canvas, progress, speed, and GIF export of the last run."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from ..core.events import Frame
+from ..core.images import save_gif
+from .canvas import ImageCanvas
+from .qimage import batch_qimage
+
+REPAINT_MS = 16  # at most ~60 repaints a second, whatever the step rate
+
+
+class PreviewPanel(QWidget):
+    noisyToggled = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.canvas = ImageCanvas("Type a prompt and press Generate (Ctrl+Enter)")
+        self.noisy_canvas = ImageCanvas("x_t")
+        self.noisy_canvas.hide()
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.step_label = QLabel("idle")
+        self.speed_label = QLabel("")
+        self.show_noisy = QCheckBox("Show x_t")
+        self.show_noisy.setToolTip("Also show the noisy sample x_t beside the predicted clean image")
+        self.gif_button = QPushButton("Export GIF…")
+        self.gif_button.setEnabled(False)
+        self.frames: list[np.ndarray] = []
+        self.frames_painted = 0
+        self._pending: tuple[Frame, float] | None = None
+        self._timer = QTimer(self, singleShot=True, interval=REPAINT_MS)
+        self._timer.timeout.connect(self._paint_pending)
+
+        canvases = QHBoxLayout()
+        canvases.addWidget(self.canvas, 1)
+        canvases.addWidget(self.noisy_canvas, 1)
+        info = QHBoxLayout()
+        info.addWidget(self.step_label)
+        info.addStretch(1)
+        info.addWidget(self.speed_label)
+        tools = QHBoxLayout()
+        tools.addWidget(self.show_noisy)
+        tools.addStretch(1)
+        tools.addWidget(self.gif_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(canvases, 1)
+        layout.addWidget(self.progress)
+        layout.addLayout(info)
+        layout.addLayout(tools)
+
+        self.show_noisy.toggled.connect(self.noisy_canvas.setVisible)
+        self.show_noisy.toggled.connect(self.noisyToggled)
+        self.gif_button.clicked.connect(self._ask_export_gif)
+
+    def start(self, total: int) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.step_label.setText(f"step 0/{total}")
+        self.speed_label.setText("loading…")
+        self.gif_button.setEnabled(False)
+        self.frames_painted = 0
+
+    def show_frame(self, frame: Frame, rate: float) -> None:
+        """Called for every step; repaints are coalesced to the screen's pace."""
+        self._pending = (frame, rate)
+        if frame.final:
+            self._timer.stop()
+            self._paint_pending()
+        elif not self._timer.isActive():
+            self._timer.start()
+
+    def _paint_pending(self) -> None:
+        if self._pending is None:
+            return
+        frame, rate = self._pending
+        self._pending = None
+        self.canvas.set_image(batch_qimage(frame.preview))
+        if frame.noisy is not None:
+            self.noisy_canvas.set_image(batch_qimage(frame.noisy))
+        self.frames_painted += 1
+        self.progress.setRange(0, frame.total)
+        self.progress.setValue(frame.step)
+        self.step_label.setText(f"step {frame.step}/{frame.total}")
+        eta = (frame.total - frame.step) / rate if rate > 0 else 0.0
+        self.speed_label.setText(f"{rate:.1f} it/s · ETA {eta:.1f} s" if not frame.final else f"{rate:.1f} it/s")
+
+    def finish(self, frames: list[np.ndarray]) -> None:
+        self.frames = frames
+        self.gif_button.setEnabled(bool(frames))
+
+    def stopped(self, message: str) -> None:
+        self._timer.stop()
+        self._pending = None
+        self.step_label.setText(message)
+        self.speed_label.setText("")
+
+    def show_images(self, images: np.ndarray) -> None:
+        self.canvas.set_image(batch_qimage(images))
+
+    def export_gif(self, path: str) -> str:
+        return str(save_gif(self.frames, path))
+
+    def _ask_export_gif(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the run as an animated GIF", "run.gif", "GIF (*.gif)")
+        if path:
+            self.export_gif(path)

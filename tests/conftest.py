@@ -1,0 +1,51 @@
+"""Shared fixtures: tiny models and an isolated user data folder, so tests run in seconds."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+FMNIST = Path("/usr/share/datasets/fashion-mnist")
+needs_fmnist = pytest.mark.skipif(not (FMNIST / "train-labels-idx1-ubyte.gz").exists(),
+                                  reason="Debian's dataset-fashion-mnist is not installed")
+
+
+def make_tiny_checkpoint(path: Path, *, cond_dim: int = 384, seed: int = 0, image_size: int = 12) -> Path:
+    """An untrained but complete diffusion checkpoint: a few thousand parameters."""
+    import torch
+
+    from studio.core import checkpoint
+    from studio.core.families.diffusion import build
+    from studio.core.schedule import ScheduleConfig
+    from studio.core.unet import UNetConfig
+
+    torch.manual_seed(seed)
+    unet = UNetConfig(in_channels=1, image_size=image_size, base_channels=8, channel_mult=(1, 2),
+                      attention_levels=(1,), cond_dim=cond_dim, emb_dim=16)
+    config = {"unet": unet.to_dict(), "schedule": ScheduleConfig().__dict__, "dataset": "tiny"}
+    model, _ = build(config)
+    with torch.no_grad():  # the zero-initialised output layer would make every sample identical
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    tensors = {f"ema.{k}": v for k, v in model.state_dict().items()}
+    return checkpoint.save(path, family="diffusion", config=config, tensors=tensors,
+                           card={"id": path.stem, "family": "diffusion", "data": {"dataset": "tiny"}})
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    """An empty user data folder (gallery, queue, settings, user checkpoints)."""
+    d = tmp_path / "userdata"
+    d.mkdir()
+    monkeypatch.setenv("GENSTUDIO_DATA_DIR", str(d))
+    return d
+
+
+@pytest.fixture
+def tiny_ckpt(data_dir) -> Path:
+    """A tiny diffusion checkpoint registered in the user's checkpoint folder."""
+    return make_tiny_checkpoint(data_dir / "checkpoints" / "tiny-diffusion.safetensors")

@@ -1,0 +1,142 @@
+"""The real main window, driven offscreen with pytest-qt against a tiny checkpoint."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from studio.core.gallery import GalleryStore
+from studio.ui.app import build_window
+
+LONG = 120_000  # ms; the first job loads the sentence encoder
+
+
+@pytest.fixture
+def window(qtbot, tiny_ckpt):
+    w = build_window(preload=False)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.controller.cancel()
+    qtbot.waitUntil(lambda: not w.controller.busy, timeout=LONG)
+    w.store.close()
+
+
+def generate(qtbot, window, *, steps: int, prompt: str | None = None):
+    window.controls.steps.setValue(steps)
+    if prompt is not None:
+        window.prompt_panel.prompt.clear()
+        qtbot.keyClicks(window.prompt_panel.prompt, prompt)
+    with qtbot.waitSignal(window.controller.jobFinished, timeout=LONG) as blocker:
+        qtbot.mouseClick(window.controls.generate_button, Qt.MouseButton.LeftButton)
+    return blocker.args[1]
+
+
+def test_generate_streams_frames_then_lists_the_result(qtbot, window, data_dir):
+    assert window.model_panel.current().id == "tiny-diffusion"
+    frames = []
+    window.controller.frameReady.connect(lambda _id, frame, _rate: frames.append(frame))
+    result = generate(qtbot, window, steps=8, prompt="a sneaker")
+    assert [f.step for f in frames] == list(range(1, 9))
+    assert frames[-1].final and not any(f.final for f in frames[:-1])
+    assert len({f.preview.tobytes() for f in frames[:-1]}) >= 3, "several distinct previews before the end"
+    assert np.array_equal(result.images, frames[-1].preview)
+    assert result.request.prompt == "a sneaker" and result.request.checkpoint_hash
+    assert window.preview.step_label.text() == "step 8/8"
+    assert window.preview.canvas.image() is not None
+    assert window.gallery.list.count() == 1
+    window.store.close()
+    reopened = GalleryStore(data_dir / "gallery")
+    items = reopened.items("sneaker")
+    assert len(items) == 1 and items[0].request == result.request
+    reopened.close()
+
+
+def test_cancel_mid_run_stops_and_the_next_job_runs(qtbot, window):
+    generate(qtbot, window, steps=2)  # warm up: load the model
+    seen = []
+
+    def on_frame(_id, frame, _rate):
+        seen.append(frame.step)
+        if frame.step == 3:
+            qtbot.keyClick(window, Qt.Key.Key_Escape)
+
+    window.controller.frameReady.connect(on_frame)
+    window.controls.steps.setValue(1000)
+    with qtbot.waitSignal(window.controller.jobCancelled, timeout=LONG):
+        window.generate()
+    assert 3 <= max(seen) <= 5, "cancel takes effect within a step or two"
+    assert not window.controller.busy and window.preview.step_label.text() == "cancelled"
+    window.controller.frameReady.disconnect(on_frame)
+    result = generate(qtbot, window, steps=3)
+    assert result.images.shape[0] == 1
+
+
+def test_generate_while_busy_queues_and_the_queue_persists(qtbot, window, data_dir):
+    generate(qtbot, window, steps=2)
+    window.controls.steps.setValue(400)
+    window.generate()
+    window.controls.steps.setValue(2)
+    window.generate()
+    assert len(window.controller.queue) == 1 and window.queue_panel.list.count() == 1
+    from studio.core.jobqueue import JobQueue
+
+    assert len(JobQueue(data_dir / "queue.json")) == 1, "the queue is saved as it changes"
+    with qtbot.waitSignal(window.controller.jobFinished, timeout=LONG):
+        window.controller.cancel()  # the running job stops; the queued one then runs to the end
+    assert len(window.controller.queue) == 0
+
+
+def test_dropping_a_result_restores_settings_and_reproduces_pixels(qtbot, window):
+    window.controls.batch.setValue(2)
+    window.controls.guidance.setValue(4.5)
+    first = generate(qtbot, window, steps=5, prompt="a bag")
+    item = window.store.items()[0]
+    # scramble the panels, then drop the PNG onto the window
+    window.prompt_panel.set_text("something else")
+    window.controls.steps.setValue(77)
+    window.controls.seed_lock.setChecked(False)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(item.path))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert window.prompt_panel.text() == "a bag" and window.controls.steps.value() == 5
+    assert window.controls.seed_lock.isChecked() and window.controls.guidance.value() == 4.5
+    with qtbot.waitSignal(window.controller.jobFinished, timeout=LONG) as blocker:
+        window.generate()
+    again = blocker.args[1]
+    assert again.request == first.request
+    assert np.array_equal(again.images, first.images)
+
+
+def test_bad_drops_give_messages_and_lose_nothing(qtbot, window, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    assert not window.load_png(text)
+    assert "not an image" in window.last_message
+    from PIL import Image
+
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (8, 8)).save(plain)
+    assert not window.load_png(plain)
+    assert "no generation settings" in window.last_message
+
+
+def test_layout_and_settings_persist(qtbot, window, data_dir):
+    window.prompt_panel.set_text("an ankle boot", "a sandal")
+    window.controls.steps.setValue(33)
+    window.controls.seed_lock.setChecked(True)
+    window.save_settings()
+    second = build_window(preload=False)
+    qtbot.addWidget(second)
+    assert second.prompt_panel.text() == "an ankle boot" and second.prompt_panel.negative_text() == "a sandal"
+    assert second.controls.steps.value() == 33 and second.controls.seed_lock.isChecked()
+    second.store.close()
+
+
+def test_widgets_refuse_out_of_range_values(qtbot, window):
+    window.controls.steps.setValue(5000)
+    window.controls.batch.setValue(99)
+    assert window.controls.steps.value() == 1000 and window.controls.batch.value() == 16
