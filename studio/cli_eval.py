@@ -22,7 +22,7 @@ def add_train_classifier(train_subparsers) -> None:
     c.add_argument("--epochs", type=int, default=3)
     c.add_argument("--batch-size", type=int, default=128)
     c.add_argument("--lr", type=float, default=3e-3)
-    c.add_argument("--no-augment", action="store_true", help="no random flips and shifts")
+    c.add_argument("--augment", action="store_true", help="random flips and shifts (helps only longer runs)")
     c.add_argument("--limit", type=int, help="use only the first N training images")
     c.add_argument("--eval-limit", type=int, help="measure accuracy on only the first N test images")
     c.add_argument("--seed", type=int, default=0)
@@ -59,7 +59,7 @@ def _train_classifier(args: argparse.Namespace) -> int:
     from .core.device import pick_device
 
     cfg = ClassifierTrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                augment=not args.no_augment, seed=args.seed, limit=args.limit,
+                                augment=args.augment, seed=args.seed, limit=args.limit,
                                 eval_limit=args.eval_limit)
     bar = None
     for ev in iter_train_classifier(args.out, cfg, data_dir=args.data_dir, device=pick_device(args.device),

@@ -31,7 +31,11 @@ def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("clf") / "tiny.safetensors"
     cfg = ClassifierTrainConfig(epochs=2, batch_size=64, limit=512, eval_limit=500, log_every=1,
                                 model=ClassifierConfig(channels=(8, 16, 32), feature_dim=32))
-    events = list(iter_train_classifier(out, cfg))
+    threads = torch.get_num_threads()
+    try:  # one thread: a net this small gains nothing from more, and loses a lot on a busy machine
+        events = list(iter_train_classifier(out, cfg, threads=1))
+    finally:
+        torch.set_num_threads(threads)
     return out, events
 
 
@@ -78,3 +82,14 @@ def test_shipped_classifier_is_accurate():
     test = fashion_mnist.load("test", limit=1000)
     _, pred = load_classifier(SHIPPED).embed(test.images)
     assert (pred == test.labels).mean() >= 0.85
+
+
+def test_augment_keeps_range_and_background():
+    from studio.core.classifier import _augment
+
+    x = torch.full((4, 1, 28, 28), -1.0)
+    x[:, :, 10:18, 10:18] = 1.0
+    y = _augment(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and y.min() >= -1 and y.max() <= 1
+    assert torch.equal(y[:, :, :2, :], torch.full_like(y[:, :, :2, :], -1.0))  # shifted-in pixels are background
+    assert torch.equal(y.sum((1, 2, 3)), x.sum((1, 2, 3)))  # a shift of <= 2 px keeps the whole square

@@ -39,13 +39,19 @@ class MainWindow(QMainWindow):
         self.gallery = GalleryPanel(store)
         self.queue_panel = QueuePanel(controller)
         self.setDockNestingEnabled(True)
-        self.setCentralWidget(self.preview)
+        # Every panel is a dock (movable, closable, remembered); no central widget is needed.
         self.docks: dict[str, QDockWidget] = {}
-        self._dock("Model", self.model_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Prompt", self.prompt_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Controls", self.controls, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Gallery", self.gallery, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("Queue", self.queue_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        self._dock("Model", self.model_panel, left)
+        self._dock("Prompt", self.prompt_panel, left)
+        self._dock("Controls", self.controls, left)
+        self._dock("Preview", self.preview, right)
+        self._dock("Gallery", self.gallery, right)
+        self.splitDockWidget(self.docks["Preview"], self.docks["Gallery"], Qt.Orientation.Horizontal)
+        self._dock("Queue", self.queue_panel, right)
+        self.splitDockWidget(self.docks["Gallery"], self.docks["Queue"], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["Model"], self.docks["Preview"], self.docks["Gallery"]], [300, 700, 340],
+                         Qt.Orientation.Horizontal)
         self.status_label = QLabel()
         self.statusBar().addPermanentWidget(self.status_label)
         self.setAcceptDrops(True)
