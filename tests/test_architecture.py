@@ -33,3 +33,15 @@ def test_gui_start_up_modules_do_not_import_torch():
                          env={**__import__('os').environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_import_linter_contracts_hold():
+    import shutil
+
+    exe = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
+    if not Path(exe).exists():
+        import pytest
+        pytest.skip("import-linter is not installed")
+    out = subprocess.run([exe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "1 kept, 0 broken" in out.stdout

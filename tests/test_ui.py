@@ -83,6 +83,12 @@ def test_generate_while_busy_queues_and_the_queue_persists(qtbot, window, data_d
     from studio.core.jobqueue import JobQueue
 
     assert len(JobQueue(data_dir / "queue.json")) == 1, "the queue is saved as it changes"
+    # editing: the queued job comes back into the panels and leaves the queue; queue it again
+    window.queue_panel.list.setCurrentRow(0)
+    window.queue_panel.edit_selected()
+    assert len(window.controller.queue) == 0 and window.controls.steps.value() == 2
+    window.generate()
+    assert len(window.controller.queue) == 1
     with qtbot.waitSignal(window.controller.jobFinished, timeout=LONG):
         window.controller.cancel()  # the running job stops; the queued one then runs to the end
     assert len(window.controller.queue) == 0

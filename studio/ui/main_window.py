@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.controls.cancelClicked.connect(self.controller.cancel)
         self.preview.noisyToggled.connect(lambda on: setattr(self.controller, "want_noisy", on))
         self.gallery.useSettings.connect(self.use_item_settings)
+        self.queue_panel.editRequested.connect(self.apply_request)
         c = controller
         c.jobStarted.connect(lambda _id, req: self.preview.start(req.steps))
         c.frameReady.connect(lambda _id, frame, rate: self.preview.show_frame(frame, rate))

@@ -1,7 +1,7 @@
 """The Queue panel: jobs waiting behind the running one; reorder, remove, pause or resume."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from ..workers.generation import GenerationController
@@ -12,6 +12,8 @@ def describe(req) -> str:
 
 
 class QueuePanel(QWidget):
+    editRequested = Signal(object)  # GenerationRequest taken out of the queue for editing
+
     def __init__(self, controller: GenerationController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
@@ -32,6 +34,8 @@ class QueuePanel(QWidget):
         self.down_button.clicked.connect(lambda: self._move(+1))
         self.remove_button.clicked.connect(self._remove)
         self.run_button.clicked.connect(self._toggle_run)
+        self.list.itemDoubleClicked.connect(lambda _item: self.edit_selected())
+        self.list.setToolTip("Double-click a job to take it out of the queue and edit its settings")
         controller.queueChanged.connect(self.refresh)
         controller.busyChanged.connect(lambda _b: self.refresh())
         self.refresh()
@@ -66,6 +70,14 @@ class QueuePanel(QWidget):
         if job_id:
             self.controller.queue.remove(job_id)
             self.refresh()
+
+    def edit_selected(self) -> None:
+        job_id = self._selected_id()
+        if job_id:
+            req = dict(self.controller.queue.jobs())[job_id]
+            self.controller.queue.remove(job_id)
+            self.refresh()
+            self.editRequested.emit(req)
 
     def _toggle_run(self) -> None:
         if self.controller.queue_paused:
