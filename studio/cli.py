@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--family", help="only accept a checkpoint of this family")
     g.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="checkpoint id or .safetensors path")
     g.add_argument("--steps", type=int, default=50)
-    g.add_argument("--sampler", default="ddim", choices=["ddim", "ddpm"])
+    g.add_argument("--sampler", default="ddim", choices=["ddim", "ddpm", "dpm++2m"])
     g.add_argument("--eta", type=float, default=0.0, help="DDIM stochasticity (0 deterministic, 1 = DDPM)")
     g.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale")
     g.add_argument("--seed", type=int, default=0)

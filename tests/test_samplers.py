@@ -50,9 +50,13 @@ def test_ddim_with_eta_one_has_the_ddpm_posterior_variance(steps):
 
 def test_timesteps_are_descending_and_bounded():
     s = make_sampler("ddim", SCHEDULES[0])
-    s.set_timesteps(25)
-    assert s.timesteps[0] == 999 and s.timesteps[-1] == 0
-    assert all(a > b for a, b in zip(s.timesteps, s.timesteps[1:]))
+    for n in (1, 7, 25, 999, 1000):
+        s.set_timesteps(n)
+        assert len(s.timesteps) == n and s.timesteps[0] == 999 and s.timesteps[-1] >= 0
+        assert all(a > b for a, b in zip(s.timesteps, s.timesteps[1:]))
+        assert s.prev_timestep(n - 1) == -1, "the last step goes to the clean image"
+    s.set_timesteps(1000)
+    assert s.timesteps == list(range(999, -1, -1))
     with pytest.raises(ValueError):
         s.set_timesteps(0)
     with pytest.raises(ValueError):
@@ -61,7 +65,7 @@ def test_timesteps_are_descending_and_bounded():
         make_sampler("euler", SCHEDULES[0])
 
 
-@pytest.mark.parametrize("name,eta", [("ddpm", 0.0), ("ddim", 0.0), ("ddim", 1.0)])
+@pytest.mark.parametrize("name,eta", [("ddpm", 0.0), ("ddim", 0.0), ("ddim", 1.0), ("dpm++2m", 0.0)])
 @pytest.mark.parametrize("steps", [1, 10, 100])
 def test_oracle_denoiser_recovers_the_data_point(name, eta, steps):
     """With data concentrated on one image x*, the exact noise prediction is (x - sqrt(a) x*) / sqrt(1 - a);
@@ -89,3 +93,30 @@ def test_ddpm_step_needs_noise_except_at_the_end():
     with pytest.raises(ValueError):
         s.step(torch.zeros_like(x), 0, x)
     s.step(torch.zeros_like(x), 2, x)  # the last step adds no noise
+
+
+def test_dpm_solver_is_second_order_where_ddim_is_first():
+    """For Gaussian data N(mu, s2) both the exact noise prediction and the exact probability-flow ODE
+    solution are known in closed form (z = (x_t - sqrt(a) mu) / sqrt(a s2 + 1 - a) is constant along
+    the flow). DDIM's error must shrink like 1/steps, DPM-Solver++(2M)'s like 1/steps^2."""
+    schedule = SCHEDULES[0]
+    mu, s2 = 0.3, 0.04
+
+    def error(name, steps):
+        sampler = make_sampler(name, schedule)
+        sampler.set_timesteps(steps)
+        start = torch.linspace(-2, 2, 9, dtype=torch.float64)
+        x = start.clone()
+        for i, t in enumerate(sampler.timesteps):
+            a = schedule.alpha_bar(t)
+            eps = math.sqrt(1 - a) * (x - math.sqrt(a) * mu) / (a * s2 + 1 - a)
+            x = sampler.step(eps, i, x, clip=False).prev_sample
+        a_T = schedule.alpha_bar(sampler.timesteps[0])
+        exact = mu + math.sqrt(s2) * (start - math.sqrt(a_T) * mu) / math.sqrt(a_T * s2 + 1 - a_T)
+        return (x - exact).abs().max().item()
+
+    ddim_rate = error("ddim", 20) / error("ddim", 50)
+    dpm_rate = error("dpm++2m", 20) / error("dpm++2m", 50)
+    assert 2.0 < ddim_rate < 3.2, ddim_rate  # first order: (50/20)^1 = 2.5
+    assert dpm_rate > 5.0, dpm_rate  # second order: (50/20)^2 = 6.25
+    assert error("dpm++2m", 50) < 0.3 * error("ddim", 50)

@@ -19,7 +19,7 @@ CATALOG: dict[str, FamilyInfo] = {
     "diffusion": FamilyInfo(
         "diffusion", "Diffusion",
         frozenset({"prompt", "negative_prompt", "steps", "sampler", "guidance", "seed", "batch"}),
-        ("ddim", "ddpm"),
+        ("ddim", "ddpm", "dpm++2m"),
         "Starts from pure noise and removes a little of it at every step (DDPM); the preview shows "
         "the model's current guess of the clean image.",
     ),
