@@ -146,3 +146,29 @@ def test_widgets_refuse_out_of_range_values(qtbot, window):
     window.controls.steps.setValue(5000)
     window.controls.batch.setValue(99)
     assert window.controls.steps.value() == 1000 and window.controls.batch.value() == 16
+
+
+def test_gif_export_and_gallery_delete_restore_search(qtbot, window, tmp_path):
+    generate(qtbot, window, steps=6, prompt="a dress")
+    generate(qtbot, window, steps=3, prompt="a coat")
+    gif = window.preview.export_gif(str(tmp_path / "run.gif"))
+    from PIL import Image
+
+    with Image.open(gif) as im:
+        assert im.n_frames == 3
+    g = window.gallery
+    assert g.list.count() == 2
+    g.search.setText("dress")
+    assert g.list.count() == 1
+    g.list.item(0).setSelected(True)
+    g.delete_button.click()
+    assert g.list.count() == 0 and len(window.store.items()) == 1
+    g.show_deleted.setChecked(True)
+    assert g.list.count() == 1
+    g.list.item(0).setSelected(True)
+    g.restore_button.click()
+    g.show_deleted.setChecked(False)
+    assert g.list.count() == 1 and len(window.store.items()) == 2
+    g.list.item(0).setSelected(True)
+    g.use_button.click()
+    assert window.prompt_panel.text() == "a dress" and window.controls.steps.value() == 6

@@ -16,9 +16,11 @@ def card_html(info: CheckpointInfo) -> str:
     t = card.get("training", {})
     if t:
         rows.append(f"trained {t.get('steps_done', '?')} steps in {t.get('seconds', '?')} s on {t.get('device', '?')}")
-    for key, value in card.get("metrics", {}).items():
-        if isinstance(value, (int, float)):
-            rows.append(f"{key}: {value:.4g}")
+    q = card.get("metrics", {}).get("quality", {})
+    if q:
+        rows.append(f"prompt accuracy {q['prompt_accuracy']:.1%} (paraphrases "
+                    f"{q.get('held_out_prompt_accuracy') or 0:.1%}); classifier FD {q['fid_classifier']:.2f} "
+                    f"(real data: {q.get('fid_classifier_train_vs_test_same_n', float('nan')):.2f})")
     if card.get("reproduce"):
         rows.append(f"<small>reproduce: <code>{card['reproduce']}</code></small>")
     return "<br>".join(rows)
