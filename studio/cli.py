@@ -13,19 +13,17 @@ def _train_diffusion(args: argparse.Namespace) -> int:
     import torch
 
     from .core.device import pick_device
-    from .core.families.diffusion_train import fashion_mnist_task
+    from .core.families import get_family
     from .core.text import PromptEncoder
     from .core.trainer import Trainer, TrainConfig
 
-    if args.data != "fashion-mnist":
-        raise StudioError(f"Unknown data set {args.data!r}; the diffusion trainer knows: fashion-mnist.")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     command = "genstudio " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    task = fashion_mnist_task(PromptEncoder(device), base_channels=args.channels, batch_size=args.batch_size,
-                              data_dir=args.data_dir, limit=args.limit, device=device, seed=args.seed,
-                              command=command)
+    task = get_family("diffusion").train_task(
+        args.data, encoder=PromptEncoder(device), base_channels=args.channels, batch_size=args.batch_size,
+        data_dir=args.data_dir, limit=args.limit, device=device, seed=args.seed, command=command)
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, precision=args.precision,
                       sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, seed=args.seed,
                       ema_decay=args.ema_decay, log_every=args.log_every)

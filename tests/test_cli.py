@@ -45,3 +45,23 @@ def test_bad_input_gives_a_message_not_a_traceback(tiny_ckpt, tmp_path, capsys):
     assert main(["train", "diffusion", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "m.safetensors"),
                  "--steps", "1", "--quiet"]) == 2
     assert "dataset-fashion-mnist" in capsys.readouterr().err
+
+
+from tests.conftest import needs_fmnist  # noqa: E402
+
+
+@needs_fmnist
+def test_train_diffusion_end_to_end_then_resume(tmp_path, data_dir, capsys):
+    out = tmp_path / "m.safetensors"
+    args = ["train", "diffusion", "--data", "fashion-mnist", "--limit", "64", "--batch-size", "16", "--channels", "8",
+            "--out", str(out), "--checkpoint-every", "2", "--log-every", "1", "--quiet", "--precision", "fp32"]
+    assert main(args + ["--steps", "3"]) == 0
+    from studio.core import checkpoint
+
+    card = checkpoint.read_card(out)
+    assert card["training"]["steps_done"] == 3 and card["data"]["dataset"] == "fashion-mnist"
+    assert card["reproduce"].startswith("genstudio train diffusion")
+    assert main(args + ["--steps", "5", "--resume"]) == 0
+    assert checkpoint.read_card(out)["training"]["steps_done"] == 5
+    assert main(["generate", "--checkpoint", str(out), "--steps", "2", "--prompt", "a bag",
+                 "--out", str(tmp_path / "g.png"), "--quiet"]) == 0

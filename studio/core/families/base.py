@@ -4,12 +4,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ..checkpoint import Checkpoint
 from ..errors import StudioError
 from ..events import Frame
 from ..request import GenerationRequest
+
+if TYPE_CHECKING:
+    from ..trainer import TrainTask
 
 FAMILIES: dict[str, type["Family"]] = {}
 
@@ -55,3 +58,9 @@ class Family(ABC):
 
     @abstractmethod
     def sample(self, request: GenerationRequest, *, want_noisy: bool = False) -> Iterator[Frame]: ...
+
+    @classmethod
+    def train_task(cls, dataset: str, **options) -> "TrainTask":
+        """How this family trains: a fresh model, its loss on one batch and a batch stream, for the
+        shared Trainer."""
+        raise StudioError(f"The {cls.label} family cannot be trained yet.")

@@ -11,6 +11,7 @@ import torch
 from .. import checkpoint as ckpt_io
 from ..catalog import CATALOG
 from ..device import to_uint8
+from ..errors import StudioError
 from ..events import Frame
 from ..request import GenerationRequest
 from ..samplers import make_sampler
@@ -63,6 +64,14 @@ class DiffusionFamily(Family):
     @property
     def conditional(self) -> bool:
         return self.model.config.cond_dim > 0
+
+    @classmethod
+    def train_task(cls, dataset: str, **options):
+        from .diffusion_train import fashion_mnist_task
+
+        if dataset != "fashion-mnist":
+            raise StudioError(f"Unknown data set {dataset!r}; the diffusion trainer knows: fashion-mnist.")
+        return fashion_mnist_task(**options)
 
     def _noise(self, gens: list[torch.Generator], shape: tuple[int, ...]) -> torch.Tensor:
         # One generator per image: image i of a batch with seed s is image 0 of seed s + i.
