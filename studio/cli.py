@@ -20,7 +20,7 @@ def _train_diffusion(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
-    command = "genstudio " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "genstudio " + " ".join(shlex.quote(a) for a in args.argv)
     task = get_family("diffusion").train_task(
         args.data, encoder=PromptEncoder(device), base_channels=args.channels, batch_size=args.batch_size,
         data_dir=args.data_dir, limit=args.limit, device=device, seed=args.seed, command=command)
@@ -164,7 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # recorded on model cards as the command that reproduces them
     try:
         return args.func(args)
     except StudioError as e:
