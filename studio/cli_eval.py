@@ -7,12 +7,10 @@ import argparse
 import json
 from pathlib import Path
 
-import studio
-
 from .core.errors import StudioError
+from .core.paths import resources_dir
 
-RESOURCES = Path(studio.__file__).resolve().parent.parent / "resources"
-DEFAULT_CLASSIFIER = RESOURCES / "classifiers" / "fmnist-classifier.safetensors"
+DEFAULT_CLASSIFIER = resources_dir() / "classifiers" / "fmnist-classifier.safetensors"
 
 
 def add_train_classifier(train_subparsers) -> None:
@@ -78,12 +76,10 @@ def _train_classifier(args: argparse.Namespace) -> int:
 
 
 def _resolve_checkpoint(value: str) -> Path:
-    p = Path(value)
-    if not p.exists() and p.suffix != ".safetensors":
-        shipped = RESOURCES / "checkpoints" / f"{value}.safetensors"
-        if shipped.exists():
-            return shipped
-    return p
+    """A path, or the id of any registered checkpoint (shipped or the user's)."""
+    from .core.registry import find
+
+    return find(value).path
 
 
 def _eval_quality(args: argparse.Namespace) -> int:

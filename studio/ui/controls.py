@@ -12,6 +12,7 @@ from ..core.request import MAX_BATCH, MAX_SEED, MAX_STEPS, GenerationRequest
 
 
 class ControlsPanel(QWidget):
+    ROWS = ("steps", "sampler", "sampler", "guidance", "seed", "batch")  # the control each form row belongs to
     generateClicked = Signal()
     cancelClicked = Signal()
 
@@ -70,12 +71,8 @@ class ControlsPanel(QWidget):
         self.sampler.addItems(list(info.samplers))
         if current in info.samplers:
             self.sampler.setCurrentText(current)
-        shown = {"steps": self.steps, "sampler": self.sampler, "guidance": self.guidance, "batch": self.batch,
-                 "seed": self.seed}
-        for key, widget in shown.items():
-            self.form.setRowVisible(widget if key != "seed" else self.form.itemAt(4, QFormLayout.ItemRole.FieldRole).layout(),
-                                    key in info.controls)
-        self.form.setRowVisible(self.eta, "sampler" in info.controls)
+        for row, key in enumerate(self.ROWS):
+            self.form.setRowVisible(row, key in info.controls)
 
     def new_seed(self) -> None:
         self.seed.setValue(random.randint(0, 2**31 - 1))
