@@ -8,6 +8,27 @@ from _common import parser, table
 from _gui import make_window, run_job
 
 
+def bare_loop(model, request) -> float:
+    """The core generator alone, run on the same Qt thread pool as studio jobs: torch keeps one
+    OpenMP team per calling thread, so timing it on the GUI thread would compare two thread setups."""
+    from PySide6.QtCore import QEventLoop
+    from superqt.utils import create_worker
+
+    def work() -> float:
+        t0 = time.perf_counter()
+        for _frame in model.sample(request):
+            pass
+        return time.perf_counter() - t0
+
+    loop, out = QEventLoop(), []
+    worker = create_worker(work, _start_thread=False)
+    worker.returned.connect(out.append)
+    worker.finished.connect(loop.quit)
+    worker.start()
+    loop.exec()
+    return out[0]
+
+
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--steps", type=int, default=100)
@@ -22,10 +43,7 @@ def main() -> None:
         req = base.with_(batch_size=batch)
         bare, gui = [], []
         for _ in range(args.repeats):  # interleave so drift affects both alike
-            t0 = time.perf_counter()
-            for _frame in model.sample(req):
-                pass
-            bare.append(time.perf_counter() - t0)
+            bare.append(bare_loop(model, req))
             gui.append(run_job(window, req))
         b, g = min(bare), min(gui)
         rows.append((batch, args.steps, f"{b:.3f}", f"{g:.3f}", f"{100 * (g - b) / b:+.1f}%",

@@ -18,6 +18,7 @@ def window(qtbot, tiny_ckpt):
     qtbot.addWidget(w)
     w.show()
     assert w.model_panel.select("diffusion", "tiny-diffusion")  # tiny and fast; the shipped one is tested apart
+    w.controller.preview_interval = 0  # the tiny model outruns the screen: see every step in these tests
     yield w
     w.controller.cancel()
     qtbot.waitUntil(lambda: not w.controller.busy, timeout=LONG)
@@ -172,3 +173,12 @@ def test_gif_export_and_gallery_delete_restore_search(qtbot, window, tmp_path):
     g.list.item(0).setSelected(True)
     g.use_button.click()
     assert window.prompt_panel.text() == "a dress" and window.controls.steps.value() == 6
+
+
+def test_frames_are_throttled_to_the_screen_but_the_gif_keeps_every_step(qtbot, window):
+    window.controller.preview_interval = 10.0  # far slower than the run: only the first and final frames
+    frames = []
+    window.controller.frameReady.connect(lambda _id, frame, _rate: frames.append(frame.step))
+    result = generate(qtbot, window, steps=12)
+    assert frames == [1, 12]
+    assert len(result.frames) == 12 and np.array_equal(result.frames[-1], result.images)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 from superqt.utils import GeneratorWorker, create_worker
 
 from ..core.errors import StudioError
@@ -51,10 +51,18 @@ class GenerationController(QObject):
     def __init__(self, queue: JobQueue | None = None,
                  loader: Callable[[str], object] = _default_loader, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        # All model work runs on one long-lived pool thread: torch keeps an OpenMP thread team per
+        # calling thread, and two teams spinning on the same cores can halve the sampling speed.
+        pool = QThreadPool.globalInstance()
+        pool.setMaxThreadCount(1)
+        pool.setExpiryTimeout(-1)
         self.queue = queue if queue is not None else JobQueue(None)
         self.queue_paused = len(self.queue) > 0  # jobs restored from a previous run wait for the user
         self.want_noisy = False
-        self.keep_frames = True
+        self.keep_frames = True  # every step's preview, for the GIF export
+        # Seconds between frames sent to the GUI (0: every step). 30 a second looks fluid, and on a
+        # 2-core machine every repaint is CPU taken from sampling, so more would cost speed for nothing.
+        self.preview_interval = 1 / 30
         self._loader = loader
         self._models: dict[str, object] = {}
         self._models_lock = threading.Lock()
@@ -79,6 +87,8 @@ class GenerationController(QObject):
 
     def cancel(self) -> None:
         """Stop the running job at its next step; queued jobs stay queued."""
+        if self._job is not None:
+            self._job["cancel"].set()  # seen by the sampling loop after the current step
         if self._worker is not None:
             self._worker.quit()
 
@@ -110,16 +120,27 @@ class GenerationController(QObject):
                 self._models[checkpoint] = self._loader(checkpoint)
             return self._models[checkpoint]
 
-    def _run(self, request: GenerationRequest, want_noisy: bool):
-        """Runs on the worker thread."""
+    def _run(self, request: GenerationRequest, want_noisy: bool, job: dict):
+        """Runs on the worker thread. Every step is checked for cancellation, but only frames the
+        screen can show are sent to the GUI thread (each crossing costs both threads the GIL)."""
         model = self._model(request.checkpoint)
         yield ("loaded", model.checkpoint.sha256, model.image_size)
-        yield from model.sample(request, want_noisy=want_noisy)
+        last_sent = 0.0
+        for frame in model.sample(request, want_noisy=want_noisy):
+            if job["cancel"].is_set():
+                return
+            if self.keep_frames:
+                job["frames"].append(frame.preview)  # read by the GUI thread only after the job ends
+            now = time.perf_counter()
+            if frame.final or now - last_sent >= self.preview_interval:
+                last_sent = now
+                yield frame
 
     def _start(self, job_id: str, request: GenerationRequest) -> None:
-        self._job = {"id": job_id, "request": request, "frames": [], "t0": time.perf_counter(),
-                     "t_first": None, "last": None, "error": None, "aborted": False}
-        worker = create_worker(self._run, request, self.want_noisy, _start_thread=False)
+        self._job = job = {"id": job_id, "request": request, "frames": [], "t0": time.perf_counter(),
+                           "t_first": None, "last": None, "error": None, "aborted": False,
+                           "cancel": threading.Event()}
+        worker = create_worker(self._run, request, self.want_noisy, job, _start_thread=False)
         worker.yielded.connect(self._on_yield)
         worker.errored.connect(self._on_error)
         worker.aborted.connect(self._on_aborted)
@@ -146,8 +167,6 @@ class GenerationController(QObject):
             return
         frame = item
         job["last"] = frame
-        if self.keep_frames:
-            job["frames"].append(frame.preview)
         elapsed = time.perf_counter() - (job["t_first"] or job["t0"])
         rate = frame.step / elapsed if elapsed > 0 else 0.0
         self.frameReady.emit(job["id"], frame, rate)
