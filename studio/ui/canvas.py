@@ -33,7 +33,7 @@ class ImageCanvas(QWidget):
             return
         iw, ih = self._image.width(), self._image.height()
         scale = min(self.width() / iw, self.height() / ih)
-        if scale >= 1:
+        if scale >= 4:
             scale = int(scale)  # whole-pixel scaling keeps every model pixel the same size
         w, h = int(iw * scale), int(ih * scale)
         target = QRect((self.width() - w) // 2, (self.height() - h) // 2, w, h)
