@@ -182,3 +182,19 @@ def test_frames_are_throttled_to_the_screen_but_the_gif_keeps_every_step(qtbot, 
     result = generate(qtbot, window, steps=12)
     assert frames == [1, 12]
     assert len(result.frames) == 12 and np.array_equal(result.frames[-1], result.images)
+
+
+def test_broken_checkpoints_get_messages_and_the_studio_goes_on(qtbot, window, tiny_ckpt):
+    folder = tiny_ckpt.parent
+    (folder / "garbage.safetensors").write_bytes(b"not a model")
+    data = tiny_ckpt.read_bytes()
+    (folder / "halved.safetensors").write_bytes(data[: len(data) // 2])  # header intact: listed, fails to load
+    window.model_panel.rescan()
+    assert "garbage.safetensors" in window.model_panel.problems.text()
+    assert window.model_panel.select("diffusion", "halved")
+    with qtbot.waitSignal(window.controller.jobFailed, timeout=LONG) as blocker:
+        window.generate()
+    assert "corrupt or truncated" in blocker.args[1] and "corrupt or truncated" in window.last_message
+    assert window.preview.step_label.text() == "failed" and not window.controller.busy
+    assert window.model_panel.select("diffusion", "tiny-diffusion")
+    assert generate(qtbot, window, steps=2).images.shape[0] == 1

@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
         open_png.triggered.connect(self._ask_load_png)
         file_menu.addAction(open_png)
         export = QAction("Export last run as GIF…", self)
-        export.triggered.connect(self.preview._ask_export_gif)
+        export.triggered.connect(self.preview.ask_export_gif)
         file_menu.addAction(export)
         file_menu.addSeparator()
         quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)

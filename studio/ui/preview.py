@@ -59,7 +59,7 @@ class PreviewPanel(QWidget):
 
         self.show_noisy.toggled.connect(self.noisy_canvas.setVisible)
         self.show_noisy.toggled.connect(self.noisyToggled)
-        self.gif_button.clicked.connect(self._ask_export_gif)
+        self.gif_button.clicked.connect(self.ask_export_gif)
 
     def start(self, total: int) -> None:
         self.progress.setRange(0, total)
@@ -112,7 +112,7 @@ class PreviewPanel(QWidget):
     def export_gif(self, path: str) -> str:
         return str(save_gif(self.frames, path))
 
-    def _ask_export_gif(self) -> None:
+    def ask_export_gif(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export the run as an animated GIF", "run.gif", "GIF (*.gif)")
         if path:
             self.export_gif(path)

@@ -109,7 +109,7 @@ class GenerationController(QObject):
             if encoder is not None:
                 encoder.encode(["warm up"])
 
-        w = create_worker(work, _start_thread=False)
+        w = create_worker(work, _start_thread=False, _ignore_errors=True)
         w.errored.connect(lambda e: self.status.emit(str(e)))
         w.start()
 
@@ -140,7 +140,8 @@ class GenerationController(QObject):
         self._job = job = {"id": job_id, "request": request, "frames": [], "t0": time.perf_counter(),
                            "t_first": None, "last": None, "error": None, "aborted": False,
                            "cancel": threading.Event()}
-        worker = create_worker(self._run, request, self.want_noisy, job, _start_thread=False)
+        worker = create_worker(self._run, request, self.want_noisy, job, _start_thread=False,
+                               _ignore_errors=True)  # errors are reported through jobFailed
         worker.yielded.connect(self._on_yield)
         worker.errored.connect(self._on_error)
         worker.aborted.connect(self._on_aborted)
