@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -29,8 +30,9 @@ class Checkpoint:
     def id(self) -> str:
         return self.path.stem
 
-    @property
+    @cached_property
     def sha256(self) -> str:
+        """Short content hash, stored with every image so a changed checkpoint is noticed."""
         return file_hash(self.path)
 
     def group(self, prefix: str) -> dict[str, torch.Tensor]:
