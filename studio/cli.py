@@ -9,25 +9,42 @@ from pathlib import Path
 from .core.errors import StudioError
 
 
-def _train_diffusion(args: argparse.Namespace) -> int:
+def _trainer_for(family: str, args: argparse.Namespace, **options):
+    """The shared Trainer for ``family`` with the common options (steps, lr, EMA, device, resume)."""
     import torch
 
     from .core.device import pick_device
     from .core.families import get_family
-    from .core.text import PromptEncoder
     from .core.trainer import Trainer, TrainConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     command = "genstudio " + " ".join(shlex.quote(a) for a in args.argv)
-    task = get_family("diffusion").train_task(
-        args.data, encoder=PromptEncoder(device), base_channels=args.channels, batch_size=args.batch_size,
-        data_dir=args.data_dir, limit=args.limit, device=device, seed=args.seed, command=command)
+    task = get_family(family).train_task(args.data, batch_size=args.batch_size, data_dir=args.data_dir,
+                                         limit=args.limit, device=device, seed=args.seed, command=command,
+                                         **options)
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, precision=args.precision,
                       sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, seed=args.seed,
                       ema_decay=args.ema_decay, log_every=args.log_every)
-    return _run_trainer(Trainer(task, cfg, args.out, device, resume=args.resume), args)
+    return Trainer(task, cfg, args.out, device, resume=args.resume)
+
+
+def _train_diffusion(args: argparse.Namespace) -> int:
+    from .core.text import PromptEncoder
+
+    trainer = _trainer_for("diffusion", args, encoder=PromptEncoder(), base_channels=args.channels)
+    return _run_trainer(trainer, args)
+
+
+def _train_vae(args: argparse.Namespace) -> int:
+    from .core.text import PromptEncoder
+
+    if args.latent_dim < 1 or args.beta < 0:
+        raise StudioError("--latent-dim must be at least 1 and --beta must not be negative.")
+    trainer = _trainer_for("vae", args, encoder=PromptEncoder() if args.captions else None,
+                           latent_dim=args.latent_dim, beta=args.beta, captions=args.captions)
+    return _run_trainer(trainer, args)
 
 
 def _run_trainer(trainer, args) -> int:
@@ -41,7 +58,8 @@ def _run_trainer(trainer, args) -> int:
     for ev in trainer.run():
         if ev.kind == "step":
             bar.update(ev.step - bar.n)
-            bar.set_postfix(loss=f"{ev.metrics['loss']:.4f}", lr=f"{ev.metrics['lr']:.1e}")
+            shown = {k: f"{v:.4g}" for k, v in ev.metrics.items() if k not in ("lr", "seconds")}
+            bar.set_postfix(**shown, lr=f"{ev.metrics['lr']:.1e}")
         elif ev.kind == "samples" and args.save_samples:
             save_grid(ev.images, samples_dir / f"step{ev.step:06d}.png")
         elif ev.kind == "checkpoint":
@@ -110,6 +128,27 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _common_train_args(p: argparse.ArgumentParser, *, steps: int, lr: float, precision: str) -> None:
+    p.add_argument("--data", default="fashion-mnist")
+    p.add_argument("--data-dir", help="folder with the IDX files (default: Debian's dataset-fashion-mnist)")
+    p.add_argument("--out", required=True, help="output .safetensors path")
+    p.add_argument("--steps", type=int, default=steps)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--ema-decay", type=float, default=0.999)
+    p.add_argument("--precision", choices=["bf16", "fp32"], default=precision)
+    p.add_argument("--limit", type=int, help="use only the first N training images")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--sample-every", type=int, default=500)
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--save-samples", action="store_true", help="write preview grids beside the checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue from OUT's .state.safetensors")
+    p.add_argument("--quiet", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genstudio", description="Generative Studio, headless.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -137,26 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True)
     d = tr.add_parser("diffusion", help="train a text-conditioned diffusion model")
-    d.add_argument("--data", default="fashion-mnist")
-    d.add_argument("--data-dir", help="folder with the IDX files (default: Debian's dataset-fashion-mnist)")
-    d.add_argument("--out", required=True, help="output .safetensors path")
-    d.add_argument("--steps", type=int, default=4000)
-    d.add_argument("--batch-size", type=int, default=128)
-    d.add_argument("--lr", type=float, default=4e-4)
+    _common_train_args(d, steps=4000, lr=4e-4, precision="bf16")
     d.add_argument("--channels", type=int, default=32, help="U-Net base channels")
-    d.add_argument("--ema-decay", type=float, default=0.999)
-    d.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
-    d.add_argument("--limit", type=int, help="use only the first N training images")
-    d.add_argument("--device", default="auto")
-    d.add_argument("--threads", type=int, default=0)
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--log-every", type=int, default=20)
-    d.add_argument("--sample-every", type=int, default=500)
-    d.add_argument("--checkpoint-every", type=int, default=500)
-    d.add_argument("--save-samples", action="store_true", help="write preview grids beside the checkpoint")
-    d.add_argument("--resume", action="store_true", help="continue from OUT's .state.safetensors")
-    d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=_train_diffusion)
+    v = tr.add_parser("vae", help="train a VAE (optionally prompt-conditioned)")
+    _common_train_args(v, steps=10000, lr=1e-3, precision="fp32")
+    v.add_argument("--latent-dim", type=int, default=2, help="size of the latent vector (2 gives a latent map)")
+    v.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (1 is the true ELBO)")
+    v.add_argument("--captions", action="store_true", help="condition on caption embeddings (a conditional VAE)")
+    v.set_defaults(func=_train_vae)
     from .cli_eval import add_eval, add_train_classifier  # classifier training and quality metrics
     add_train_classifier(tr)
     add_eval(sub)

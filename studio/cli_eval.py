@@ -33,7 +33,7 @@ def add_train_classifier(train_subparsers) -> None:
 def add_eval(subparsers) -> None:
     ev = subparsers.add_parser("eval", help="measure a checkpoint").add_subparsers(dest="what", required=True)
     q = ev.add_parser("quality", help="prompt accuracy and classifier Frechet distance on Fashion-MNIST")
-    q.add_argument("--checkpoint", required=True, help="diffusion .safetensors path or id in resources/checkpoints")
+    q.add_argument("--checkpoint", required=True, help="a .safetensors path or a registered checkpoint id (any family)")
     q.add_argument("--classifier", default=str(DEFAULT_CLASSIFIER), help="classifier .safetensors (default: %(default)s)")
     q.add_argument("--num", type=int, default=1000, help="samples, split evenly over the 10 classes")
     q.add_argument("--held-out", type=int, default=20, help="samples per held-out paraphrase prompt")
@@ -48,6 +48,18 @@ def add_eval(subparsers) -> None:
     q.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
     q.add_argument("--quiet", action="store_true")
     q.set_defaults(func=_eval_quality)
+    lk = ev.add_parser("likelihood", help="a VAE's test-set ELBO, importance-weighted NLL and reconstruction error")
+    lk.add_argument("--checkpoint", required=True, help="a VAE .safetensors path or registered id")
+    lk.add_argument("--k", type=int, default=100, help="importance samples per image (100 or more for the NLL)")
+    lk.add_argument("--limit", type=int, help="only the first N test images")
+    lk.add_argument("--seed", type=int, default=0, help="seed of the test set's binarisation and the samples")
+    lk.add_argument("--data-dir", help="folder with the IDX files")
+    lk.add_argument("--device", default="auto")
+    lk.add_argument("--threads", type=int, default=0)
+    lk.add_argument("--write-card", action="store_true", help="store the figures in the checkpoint's model card")
+    lk.add_argument("--json", action="store_true")
+    lk.add_argument("--quiet", action="store_true")
+    lk.set_defaults(func=_eval_likelihood)
 
 
 def _train_classifier(args: argparse.Namespace) -> int:
@@ -115,18 +127,57 @@ def _eval_quality(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_likelihood(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from .core.device import pick_device
+    from .core.evaluation import write_metrics_to_card
+    from .core.families.vae import VAEFamily
+    from .core.vae_eval import likelihood
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    checkpoint = _resolve_checkpoint(args.checkpoint)
+    model = VAEFamily.from_checkpoint(checkpoint, pick_device(args.device))
+    bar = tqdm(unit="img", dynamic_ncols=True, disable=args.quiet, leave=False)
+
+    def progress(_stage: str, done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    m = likelihood(model, args.data_dir, k=args.k, limit=args.limit, seed=args.seed, progress=progress)
+    bar.close()
+    m["settings"].update({"checkpoint": checkpoint.stem, "checkpoint_hash": model.checkpoint.sha256})
+    if args.json:
+        print(json.dumps(m, indent=2))
+    else:
+        print(f"{checkpoint.stem}: {m['settings']['test_images']} binarised test images, "
+              f"condition: {m['settings']['condition']}\n"
+              f"  ELBO                      {m['test_elbo_nats']:10.2f} nats\n"
+              f"  NLL (IWAE, k={m['iwae_k']:<5})      {m['test_nll_iwae_nats']:10.2f} nats "
+              f"({m['test_nll_iwae_bits_per_dim']:.4f} bits/dim)\n"
+              f"  reconstruction            {m['reconstruction_bce_nats']:10.2f} nats, "
+              f"MSE {m['reconstruction_mse']:.4f}")
+    if args.write_card:
+        print(f"wrote metrics to {write_metrics_to_card(checkpoint, m, key='likelihood')}")
+    return 0
+
+
 def format_table(m: dict) -> str:
     s = m["settings"]
     lines = [
         f"{s.get('checkpoint', '?')}: {s['num_samples']} samples, {s.get('sampler', '?')} {s.get('steps', '?')} steps, "
         f"guidance {s.get('guidance', '?')}, seed {s['seed']}; judged by {s.get('classifier', '?')} "
         f"(test accuracy {m['classifier_test_accuracy']:.3f})",
-        "",
-        f"{'prompted class':16} {'prompt':22} {'accuracy':>8}",
     ]
-    for (name, acc), prompt in zip(m["prompt_accuracy_per_class"].items(), s["class_prompts"]):
-        lines.append(f"{name:16} {prompt:22} {acc:8.3f}")
-    lines.append(f"{'all':16} {'':22} {m['prompt_accuracy']:8.3f}")
+    if m["prompt_accuracy"] is None:
+        lines.append("unconditional model: prompts are ignored, so only the Frechet distance applies")
+    else:
+        lines += ["", f"{'prompted class':16} {'prompt':22} {'accuracy':>8}"]
+        for (name, acc), prompt in zip(m["prompt_accuracy_per_class"].items(), s["class_prompts"]):
+            lines.append(f"{name:16} {prompt:22} {acc:8.3f}")
+        lines.append(f"{'all':16} {'':22} {m['prompt_accuracy']:8.3f}")
     if m["held_out_prompt_accuracy"] is not None:
         lines += ["", f"{'held-out prompt':39} {'accuracy':>8}"]
         for prompt, acc in m["held_out_prompt_accuracy_per_prompt"].items():

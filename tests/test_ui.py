@@ -22,6 +22,7 @@ def window(qtbot, tiny_ckpt):
     yield w
     w.controller.cancel()
     qtbot.waitUntil(lambda: not w.controller.busy, timeout=LONG)
+    w.latent.shutdown()
     w.store.close()
 
 

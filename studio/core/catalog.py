@@ -23,4 +23,11 @@ CATALOG: dict[str, FamilyInfo] = {
         "Starts from pure noise and removes a little of it at every step (DDPM); the preview shows "
         "the model's current guess of the clean image.",
     ),
+    "vae": FamilyInfo(
+        "vae", "VAE",
+        frozenset({"prompt", "seed", "batch", "latent"}),
+        (),
+        "An encoder maps an image to a Gaussian over a small latent vector; the decoder maps a latent "
+        "back to an image. Generating draws the vector from the standard-normal prior and decodes it.",
+    ),
 }

@@ -178,23 +178,42 @@ def diffusion_generator(model, *, steps: int = 50, sampler: str = "ddim", guidan
     return generate
 
 
+def generator_for(model, *, steps: int = 50, sampler: str = "ddim", guidance: float = 3.0) -> tuple[GenerateFn, dict]:
+    """The ``generate`` function of a loaded family, and the sampling settings it uses."""
+    if model.name == "diffusion":
+        return (diffusion_generator(model, steps=steps, sampler=sampler, guidance=guidance),
+                {"sampler": sampler, "steps": steps, "guidance": guidance})
+    if model.name == "vae":
+        from .vae_eval import vae_generator
+
+        return vae_generator(model), {"sampler": "prior -> decoder mean"}
+    raise StudioError(f"The quality evaluation does not know the {model.name} family yet.")
+
+
 def quality(checkpoint_path: str | Path, classifier_path: str | Path, num_samples: int = 1000, steps: int = 50,
             sampler: str = "ddim", guidance: float = 3.0, seed: int = 0, data_dir: str | None = None,
             progress: Progress | None = None, *, held_out_per_prompt: int = 20, device: str = "cpu") -> dict:
-    """Measure a diffusion checkpoint; returns the metrics of ``evaluate_generator`` plus its settings."""
-    from .families.diffusion import DiffusionFamily
+    """Measure any family's checkpoint; returns the metrics of ``evaluate_generator`` plus its settings.
+
+    An unconditional model gets the same per-class blocks of samples (their prompts are ignored), so
+    its Frechet distance is comparable; its prompt accuracy is chance level and is reported as None."""
+    from .families import get_family
 
     checkpoint_path, classifier_path = Path(checkpoint_path), Path(classifier_path)
-    model = DiffusionFamily.from_checkpoint(checkpoint_path, device)
-    if not model.conditional:
-        raise StudioError(f"{checkpoint_path.name} is not text-conditioned; prompt accuracy needs prompts.")
+    ck = ckpt_io.load(checkpoint_path, device=device)
+    model = get_family(ck.family)(ck, device)
+    conditional = bool(getattr(model, "conditional", False))
     clf = load_classifier(classifier_path, device)
-    gen = diffusion_generator(model, steps=steps, sampler=sampler, guidance=guidance)
-    metrics = evaluate_generator(gen, clf, num_samples=num_samples, held_out_per_prompt=held_out_per_prompt,
+    gen, sampling = generator_for(model, steps=steps, sampler=sampler, guidance=guidance)
+    metrics = evaluate_generator(gen, clf, num_samples=num_samples,
+                                 held_out_per_prompt=held_out_per_prompt if conditional else 0,
                                  seed=seed, data_dir=data_dir, progress=progress)
+    if not conditional:
+        metrics["prompt_accuracy"] = None
+        metrics["prompt_accuracy_per_class"] = None
     metrics["settings"].update({
-        "family": "diffusion", "checkpoint": checkpoint_path.stem, "checkpoint_hash": ckpt_io.file_hash(checkpoint_path),
-        "sampler": sampler, "steps": steps, "guidance": guidance,
+        "family": ck.family, "conditional": conditional, "checkpoint": checkpoint_path.stem,
+        "checkpoint_hash": ck.sha256, **sampling,
         "classifier": classifier_path.stem, "classifier_hash": ckpt_io.file_hash(classifier_path),
     })
     return metrics

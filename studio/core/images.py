@@ -53,3 +53,43 @@ def save_gif(frames: list[np.ndarray], path: str | Path, *, seconds: float = 3.0
     atomic_write(path, lambda p: pics[0].save(p, format="GIF", save_all=True, append_images=pics[1:],
                                               duration=durations, loop=0))
     return path
+
+
+def load_for_model(path: str | Path, size: int, channels: int, *, dark_background: bool = True
+                   ) -> tuple[np.ndarray, str]:
+    """Read any image file as a model input: (size, size, channels) uint8, plus a note of what was
+    done to it. The image is padded to a square (not stretched) and resized; for data sets drawn
+    light-on-dark (Fashion-MNIST), an image whose border is mostly light is inverted to match."""
+    from PIL import ImageOps, UnidentifiedImageError
+
+    from .errors import StudioError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            img = ImageOps.exif_transpose(im)
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise StudioError(f"{Path(path).name} is not an image this studio can read ({e}).") from e
+    notes = []
+    if img.mode in ("RGBA", "LA", "P"):
+        img = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, (0, 0, 0, 255) if dark_background else (255, 255, 255, 255))
+        img = Image.alpha_composite(background, img)
+    img = img.convert("L" if channels == 1 else "RGB")
+    if img.width != img.height:
+        side = max(img.size)
+        border = np.asarray(img)[[0, -1]].mean()
+        square = Image.new(img.mode, (side, side), int(border) if channels == 1 else (int(border),) * 3)
+        square.paste(img, ((side - img.width) // 2, (side - img.height) // 2))
+        img = square
+        notes.append("padded to a square")
+    if img.size != (size, size):
+        notes.append(f"resized from {img.width}x{img.height} to {size}x{size}")
+        img = img.resize((size, size), Image.Resampling.LANCZOS)
+    a = np.asarray(img, dtype=np.uint8)
+    a = a[..., None] if a.ndim == 2 else a
+    edge = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    if dark_background and edge.mean() > 127:
+        a = 255 - a
+        notes.append("inverted (the model was trained on light objects on a dark background)")
+    return np.ascontiguousarray(a), "; ".join(notes) or "used as is"

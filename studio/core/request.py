@@ -3,6 +3,7 @@ and generating it again on the same device reproduces the same pixels."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, fields, replace
 
@@ -11,6 +12,7 @@ from .errors import RequestError
 MAX_STEPS = 1000
 MAX_BATCH = 16
 MAX_SEED = 2**32 - 1
+MAX_LATENT = 50.0  # |z_i| bound: a standard-normal prior never gets near it
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class GenerationRequest:
     eta: float = 0.0
     width: int = 28
     height: int = 28
+    # An explicit latent vector (families with one: VAE, GAN). Empty: drawn from the prior with the seed.
+    latent: tuple[float, ...] = ()
 
     def validated(self) -> "GenerationRequest":
         """Refuse values no widget would allow, with a message that names the field."""
@@ -41,6 +45,12 @@ class GenerationRequest:
             raise RequestError(f"Guidance scale must be between 0 and 30 (got {self.guidance}).")
         if not 0.0 <= self.eta <= 1.0:
             raise RequestError(f"eta must be between 0 and 1 (got {self.eta}).")
+        if self.latent:
+            if not all(isinstance(v, (int, float)) and math.isfinite(v) and abs(v) <= MAX_LATENT
+                       for v in self.latent):
+                raise RequestError(f"Every latent value must be a finite number within ±{MAX_LATENT:g}.")
+            if self.batch_size != 1:
+                raise RequestError("A request with an explicit latent vector makes one image (batch size 1).")
         return self
 
     def with_(self, **changes) -> "GenerationRequest":
@@ -57,7 +67,10 @@ class GenerationRequest:
         for f in fields(cls):
             if f.name in d:
                 try:
-                    kwargs[f.name] = type(getattr(cls, f.name))(d[f.name])
+                    if f.name == "latent":
+                        kwargs[f.name] = tuple(float(v) for v in d[f.name])
+                    else:
+                        kwargs[f.name] = type(getattr(cls, f.name))(d[f.name])
                 except (TypeError, ValueError) as e:
                     raise RequestError(f"Setting {f.name!r} has an invalid value {d[f.name]!r}.") from e
         return cls(**kwargs)
@@ -75,6 +88,8 @@ class GenerationRequest:
             f"Size: {self.width}x{self.height}, Model hash: {self.checkpoint_hash}, Model: {self.checkpoint}, "
             f"Family: {self.family}, Batch size: {self.batch_size}, Eta: {self.eta:g}"
         )
+        if self.latent:  # space-separated: the line's fields are comma-separated
+            lines[-1] += ", Latent: " + " ".join(f"{v:.6g}" for v in self.latent)
         return "\n".join(lines)
 
     @classmethod
@@ -100,5 +115,7 @@ class GenerationRequest:
                 d[name] = kv[key].strip()
         if "Size" in kv and "x" in kv["Size"]:
             d["width"], d["height"] = kv["Size"].split("x", 1)
+        if kv.get("Latent", "").strip():
+            d["latent"] = kv["Latent"].split()
         d["sampler"] = str(d.get("sampler", "ddim")).lower()
         return cls.from_dict(d)

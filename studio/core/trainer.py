@@ -46,10 +46,13 @@ class TrainTask:
     family: str
     model: torch.nn.Module
     config: dict  # architecture config stored in the checkpoint
-    loss: Callable[[torch.nn.Module, object], torch.Tensor]
+    # The loss on one batch; it may also return named terms, (loss, {"kl": ...}), logged beside it.
+    loss: Callable[[torch.nn.Module, object], torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]]
     batches: Iterator  # endless iterator of batches already on the device
     samples: Callable[[torch.nn.Module], np.ndarray] | None = None  # preview grid from the EMA model
     card: dict = field(default_factory=dict)  # data, command... written to the model card
+    # Extra tensors computed from the final EMA model and shipped with it (e.g. a VAE's latent basis).
+    finalize: Callable[[torch.nn.Module], dict[str, torch.Tensor]] | None = None
 
 
 class EMA:
@@ -123,6 +126,8 @@ class Trainer:
         if "metrics" in old and old.get("training", {}).get("steps_done") == self.step:
             card["metrics"] = old["metrics"]
         tensors = {f"ema.{k}": v for k, v in self.ema.model.state_dict().items()}
+        if self.task.finalize is not None:
+            tensors.update(self.task.finalize(self.ema.model))
         return ckpt_io.save(self.out, family=self.task.family, config=self.task.config, tensors=tensors,
                             extra={"step": self.step}, card=card)
 
@@ -141,14 +146,16 @@ class Trainer:
         cfg = self.cfg
         torch.manual_seed(cfg.seed + self.step)
         self.model.train()
-        running, count = 0.0, 0
+        running: dict[str, float] = {}
+        count = 0
         while self.step < cfg.steps:
             t0 = time.perf_counter()
             batch = next(self.task.batches)
             for g in self.opt.param_groups:
                 g["lr"] = self._lr()
             with self._autocast():
-                loss = self.task.loss(self.model, batch)
+                out = self.task.loss(self.model, batch)
+            loss, terms = out if isinstance(out, tuple) else (out, {})
             if not torch.isfinite(loss):
                 saved = state_path(self.out)
                 where = f"; the last good state is {saved}" if saved.exists() else ""
@@ -162,11 +169,13 @@ class Trainer:
             self.ema.update(self.model, self.step)
             self.step += 1
             self.seconds += time.perf_counter() - t0
-            running, count = running + loss.item(), count + 1
+            count += 1
+            for name, value in {"loss": loss, **terms}.items():
+                running[name] = running.get(name, 0.0) + float(value)
             if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                yield TrainEvent("step", self.step, cfg.steps,
-                                 {"loss": running / count, "lr": self._lr(), "seconds": self.seconds})
-                running, count = 0.0, 0
+                means = {k: v / count for k, v in running.items()}
+                yield TrainEvent("step", self.step, cfg.steps, {**means, "lr": self._lr(), "seconds": self.seconds})
+                running, count = {}, 0
             if self.task.samples and (self.step % cfg.sample_every == 0 or self.step == cfg.steps):
                 yield TrainEvent("samples", self.step, cfg.steps, images=self.task.samples(self.ema.model))
             if self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps:

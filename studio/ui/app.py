@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     window = build_window()
     window.show()
     code = app.exec()
+    window.latent.shutdown()
     QThreadPool.globalInstance().waitForDone(5000)
     window.store.close()
     return code

@@ -4,11 +4,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QWidget
 
-from ..core.catalog import FamilyInfo
+from ..core.catalog import CATALOG, FamilyInfo
 from ..core.errors import StudioError
 from ..core.gallery import GalleryItem, GalleryStore
 from ..core.pngmeta import read_settings
@@ -16,6 +18,7 @@ from ..core.request import GenerationRequest
 from ..workers.generation import GenerationController, JobResult
 from .controls import ControlsPanel
 from .gallery_panel import GalleryPanel
+from .latent_explorer import LatentExplorer
 from .model_panel import ModelPanel
 from .preview import PreviewPanel
 from .prompt import PromptPanel
@@ -23,7 +26,10 @@ from .queue_panel import QueuePanel
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, store: GalleryStore, controller: GenerationController, settings: QSettings) -> None:
+    LATENT_DOCKS = ("Latent", "Latent map", "Interpolate")
+
+    def __init__(self, store: GalleryStore, controller: GenerationController, settings: QSettings,
+                 latent: LatentExplorer | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Generative Studio")
         self.setObjectName("MainWindow")
@@ -38,6 +44,7 @@ class MainWindow(QMainWindow):
         self.preview = PreviewPanel()
         self.gallery = GalleryPanel(store)
         self.queue_panel = QueuePanel(controller)
+        self.latent = latent or LatentExplorer(self.prompt_panel.text, self.current_request)
         self.setDockNestingEnabled(True)
         # Every panel is a dock (movable, closable, remembered); no central widget is needed.
         self.docks: dict[str, QDockWidget] = {}
@@ -50,6 +57,12 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.docks["Preview"], self.docks["Gallery"], Qt.Orientation.Horizontal)
         self._dock("Queue", self.queue_panel, right)
         self.splitDockWidget(self.docks["Gallery"], self.docks["Queue"], Qt.Orientation.Vertical)
+        self._dock("Latent", self.latent.panel, left)
+        self.splitDockWidget(self.docks["Controls"], self.docks["Latent"], Qt.Orientation.Vertical)
+        self._dock("Latent map", self.latent.map, right)
+        self.tabifyDockWidget(self.docks["Gallery"], self.docks["Latent map"])
+        self._dock("Interpolate", self.latent.interpolate, right)
+        self.tabifyDockWidget(self.docks["Queue"], self.docks["Interpolate"])
         self.resizeDocks([self.docks["Model"], self.docks["Preview"], self.docks["Gallery"]], [300, 700, 340],
                          Qt.Orientation.Horizontal)
         self.status_label = QLabel()
@@ -63,6 +76,12 @@ class MainWindow(QMainWindow):
                   context=Qt.ShortcutContext.ApplicationShortcut)
 
         self.model_panel.familyChanged.connect(self._family_changed)
+        self.model_panel.checkpointChanged.connect(self._checkpoint_changed)
+        lx = self.latent
+        lx.imageDecoded.connect(self._show_decoded)
+        lx.message.connect(lambda text, error: self.notify(text, error=error))
+        lx.keep.connect(self._keep)
+        self.prompt_panel.prompt.textChanged.connect(lx.prompt_changed)
         self.controls.generateClicked.connect(self.generate)
         self.controls.cancelClicked.connect(self.controller.cancel)
         self.preview.noisyToggled.connect(lambda on: setattr(self.controller, "want_noisy", on))
@@ -139,6 +158,8 @@ class MainWindow(QMainWindow):
         self.prompt_panel.set_text(req.prompt, req.negative_prompt)
         self.controls.apply(req)
         self.controls.seed_lock.setChecked(True)
+        if req.latent:
+            self.latent.set_latent(np.asarray(req.latent, np.float32))
         self._pinned_hash = (req.checkpoint, req.checkpoint_hash) if req.checkpoint_hash else None
 
     def use_item_settings(self, item: GalleryItem) -> None:
@@ -170,9 +191,33 @@ class MainWindow(QMainWindow):
     def _family_changed(self, info: FamilyInfo) -> None:
         self.controls.set_family(info)
         self.prompt_panel.setEnabled("prompt" in info.controls)
+        has_latent = "latent" in info.controls
+        for title in self.LATENT_DOCKS:
+            self.docks[title].setVisible(has_latent)
+        if has_latent:
+            self.docks["Latent map"].raise_()
+
+    def _checkpoint_changed(self, ck) -> None:
+        has_latent = ck is not None and "latent" in CATALOG[ck.family].controls
+        self.latent.load(ck.id if has_latent else None)
+
+    def _show_decoded(self, z, images: np.ndarray) -> None:
+        self.preview.show_images(images)
+        self.preview.step_label.setText("decoded from the latent panel" if z is not None else "interpolation")
+        self.preview.speed_label.setText("")
+
+    def _keep(self, request: GenerationRequest, images: np.ndarray) -> None:
+        item = self.store.add(images[0], request, 0)
+        self.gallery.refresh()
+        self.notify(f"Kept as gallery item {item.id}, with its latent vector.")
 
     def _finished(self, _job_id: str, result: JobResult) -> None:
         self.last_result = result
+        req = result.request
+        if not req.latent and "latent" in CATALOG.get(req.family, CATALOG["diffusion"]).controls:
+            self.latent.follow_seed(req.seed)  # the sliders show the vector the first image came from
+        elif req.latent:
+            self.latent.set_latent(np.asarray(req.latent, np.float32))
         self.preview.finish(result.frames)
         for i, image in enumerate(result.images):
             self.store.add(image, result.request, i)
@@ -213,6 +258,7 @@ class MainWindow(QMainWindow):
                 self.controls.apply(req)
             except (StudioError, ValueError, TypeError):
                 pass  # stale settings from an older version: keep the defaults
+        self._family_changed(self.model_panel.family_info())  # a restored layout must not show stale docks
         self.controls.seed_lock.setChecked(s.value("seed_locked", False, type=bool))
         self.preview.show_noisy.setChecked(s.value("show_noisy", False, type=bool))
 
@@ -230,4 +276,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         self.save_settings()
         self.controller.cancel()
+        self.latent.shutdown()
         super().closeEvent(event)

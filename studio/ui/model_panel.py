@@ -18,9 +18,17 @@ def card_html(info: CheckpointInfo) -> str:
         rows.append(f"trained {t.get('steps_done', '?')} steps in {t.get('seconds', '?')} s on {t.get('device', '?')}")
     q = card.get("metrics", {}).get("quality", {})
     if q:
-        rows.append(f"prompt accuracy {q['prompt_accuracy']:.1%} (paraphrases "
-                    f"{q.get('held_out_prompt_accuracy') or 0:.1%}); classifier FD {q['fid_classifier']:.2f} "
-                    f"(real data: {q.get('fid_classifier_train_vs_test_same_n', float('nan')):.2f})")
+        fd = (f"classifier FD {q['fid_classifier']:.2f} "
+              f"(real data: {q.get('fid_classifier_train_vs_test_same_n', float('nan')):.2f})")
+        if q.get("prompt_accuracy") is None:
+            rows.append(f"unconditional; {fd}")
+        else:
+            rows.append(f"prompt accuracy {q['prompt_accuracy']:.1%} (paraphrases "
+                        f"{q.get('held_out_prompt_accuracy') or 0:.1%}); {fd}")
+    lk = card.get("metrics", {}).get("likelihood", {})
+    if lk:
+        rows.append(f"test NLL {lk['test_nll_iwae_nats']:.1f} nats (IWAE k={lk['iwae_k']}), "
+                    f"ELBO {lk['test_elbo_nats']:.1f}, reconstruction MSE {lk['reconstruction_mse']:.4f}")
     if card.get("reproduce"):
         rows.append(f"<small>reproduce: <code>{card['reproduce']}</code></small>")
     return "<br>".join(rows)

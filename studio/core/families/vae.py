@@ -1,0 +1,163 @@
+"""VAE family: sampling draws z from the standard-normal prior and runs the decoder alone; the
+latent panel decodes hand-set vectors, encodes dropped images and walks between latents."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import checkpoint as ckpt_io
+from ..catalog import CATALOG
+from ..errors import StudioError
+from ..events import Frame
+from ..latent import LatentBasis
+from ..request import GenerationRequest
+from ..text import PromptEncoder, shared_encoder
+from ..vae import VAE, VAEConfig
+from .base import Family, register
+
+
+def to_unit(images: np.ndarray) -> torch.Tensor:
+    """(B, H, W, C) or (B, H, W) uint8 -> (B, C, H, W) float in [0, 1], the VAE's data range."""
+    x = torch.from_numpy(np.array(images, dtype=np.float32)) / 255.0
+    return x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
+
+
+def from_unit(x: torch.Tensor) -> np.ndarray:
+    """(B, C, H, W) in [0, 1] -> (B, H, W, C) uint8."""
+    return (x.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+@dataclass
+class LatentMap:
+    """Encoded images to scatter over the latent map: posterior means and their class labels."""
+
+    points: np.ndarray  # (N, D)
+    labels: np.ndarray  # (N,)
+    class_names: list[str]
+    source: str  # which images they are, e.g. "fashion-mnist test split (2000 images)"
+
+
+def prior_latents(seed: int, n: int, dim: int) -> np.ndarray:
+    """Image i of a batch with seed s is image 0 of seed s + i, as in the other families."""
+    return np.stack([torch.randn(dim, generator=torch.Generator().manual_seed(seed + i)).numpy()
+                     for i in range(n)]).astype(np.float32)
+
+
+@register
+class VAEFamily(Family):
+    name = "vae"
+    label = CATALOG[name].label
+    controls = CATALOG[name].controls
+    samplers = CATALOG[name].samplers
+
+    def __init__(self, checkpoint: ckpt_io.Checkpoint, device: str = "cpu",
+                 encoder: PromptEncoder | None = None) -> None:
+        super().__init__(checkpoint, device)
+        try:
+            cfg = VAEConfig.from_dict(checkpoint.config.get("vae", {}))
+        except (TypeError, ValueError) as e:
+            raise ckpt_io.CheckpointError(f"{checkpoint.path.name} has an invalid VAE config: {e}") from e
+        self.model = VAE(cfg)
+        ckpt_io.load_state(self.model, checkpoint.group("ema") or checkpoint.group("model"), checkpoint.path.name)
+        self.model.to(device).eval()
+        self.config = cfg
+        self._encoder = encoder
+        self.basis = self._basis(checkpoint)
+        self.latent_map = self._map(checkpoint)
+
+    @classmethod
+    def from_checkpoint(cls, path: Path, device: str = "cpu", encoder: PromptEncoder | None = None):
+        return cls(ckpt_io.load(path, family=cls.name), device, encoder)
+
+    @classmethod
+    def train_task(cls, dataset: str, **options):
+        from .vae_train import fashion_mnist_task
+
+        if dataset != "fashion-mnist":
+            raise StudioError(f"Unknown data set {dataset!r}; the VAE trainer knows: fashion-mnist.")
+        return fashion_mnist_task(**options)
+
+    # --- what the checkpoint carries besides weights -----------------------------------------------
+    def _basis(self, ck: ckpt_io.Checkpoint) -> LatentBasis:
+        g = ck.group("latent")
+        if "directions" in g:
+            names = ck.config.get("latent_basis_names") or [f"PC{i + 1}" for i in range(len(g["directions"]))]
+            return LatentBasis(list(names), g["directions"].numpy(), g["origin"].numpy(), g["scales"].numpy(),
+                               g["explained"].numpy() if "explained" in g else None)
+        return LatentBasis.axes(self.config.latent_dim)
+
+    def _map(self, ck: ckpt_io.Checkpoint) -> LatentMap | None:
+        g = ck.group("map")
+        if "points" not in g:
+            return None
+        info = ck.config.get("map", {})
+        return LatentMap(g["points"].numpy(), g["labels"].numpy(), list(info.get("class_names", [])),
+                         str(info.get("source", "encoded images")))
+
+    # --- properties ---------------------------------------------------------------------------------
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self.config.image_size, self.config.image_size
+
+    @property
+    def channels(self) -> int:
+        return self.config.channels
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def conditional(self) -> bool:
+        return self.model.conditional
+
+    @property
+    def encoder(self) -> PromptEncoder | None:
+        """The prompt encoder, loaded only for conditional models."""
+        if not self.conditional:
+            return None
+        if self._encoder is None:
+            self._encoder = shared_encoder()
+        return self._encoder
+
+    def _cond(self, prompt: str, n: int) -> torch.Tensor | None:
+        if not self.conditional:
+            return None
+        return self.encoder.encode([prompt])[0:1].expand(n, -1).to(self.device)
+
+    # --- decoding and encoding ------------------------------------------------------------------
+    @torch.no_grad()
+    def decode(self, z: np.ndarray, prompt: str = "") -> np.ndarray:
+        """(N, D) or (D,) latents -> (N, H, W, C) uint8 decoder means."""
+        z = np.atleast_2d(np.asarray(z, np.float32))
+        if z.shape[1] != self.latent_dim:
+            raise StudioError(f"This VAE has a {self.latent_dim}-D latent; got a vector of {z.shape[1]} values.")
+        zt = torch.from_numpy(z).to(self.device)
+        return from_unit(self.model.decode(zt, self._cond(prompt, len(z))))
+
+    @torch.no_grad()
+    def encode(self, images: np.ndarray, prompt: str = "") -> np.ndarray:
+        """(N, H, W, C) uint8 in the model's size and channels -> (N, D) posterior means."""
+        x = to_unit(images).to(self.device)
+        if tuple(x.shape[1:]) != (self.channels, *self.image_size):
+            raise StudioError(f"Expected {self.image_size[0]}x{self.image_size[1]} images with {self.channels} "
+                              f"channel(s), got {tuple(np.shape(images))}.")
+        mu, _ = self.model.encode(x, self._cond(prompt, len(x)))
+        return mu.float().cpu().numpy()
+
+    def sample(self, request: GenerationRequest, *, want_noisy: bool = False) -> Iterator[Frame]:
+        """One step: z from the request (or the prior, by seed) through the decoder."""
+        req = request.validated()
+        if req.latent:
+            z = np.asarray(req.latent, np.float32)[None]
+        else:
+            z = prior_latents(req.seed, req.batch_size, self.latent_dim)
+        images = self.decode(z, req.prompt)
+        yield Frame(1, 1, images, final=True)
+
+    def generate(self, request: GenerationRequest) -> np.ndarray:
+        return next(iter(self.sample(request))).preview
