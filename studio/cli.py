@@ -86,16 +86,27 @@ def _generate(args: argparse.Namespace) -> int:
     if args.num < 1:
         raise StudioError("--num must be at least 1.")
     model = load_model(args.checkpoint, pick_device(args.device), family=args.family)
+    latent = ()
+    if args.latent:
+        try:
+            latent = tuple(float(v) for v in args.latent.replace(",", " ").split())
+        except ValueError:
+            raise StudioError("--latent takes numbers separated by spaces or commas.") from None
+        if args.num != 1:
+            raise StudioError("--latent makes exactly one image; leave out --num.")
+        if len(latent) != getattr(model, "latent_dim", -1):
+            raise StudioError(f"--latent needs {getattr(model, 'latent_dim', 'no')} values for {model.checkpoint.id} "
+                              f"(got {len(latent)}).")
     base = model.default_request().with_(
         prompt=args.prompt, negative_prompt=args.negative_prompt, steps=args.steps, sampler=args.sampler,
-        guidance=args.guidance, seed=args.seed, eta=args.eta).validated()
+        guidance=args.guidance, seed=args.seed, eta=args.eta, latent=latent).validated()
     out = Path(args.out)
     images, metas = [], []
     done = 0
     while done < args.num:
         req = base.with_(seed=base.seed + done, batch_size=min(MAX_BATCH, args.num - done))
         frame = None
-        for frame in tqdm(model.sample(req), total=req.steps, unit="step", leave=False, disable=args.quiet):
+        for frame in tqdm(model.sample(req), unit="step", leave=False, disable=args.quiet):
             pass
         images.extend(frame.preview)
         metas.extend((req, i) for i in range(req.batch_size))
@@ -163,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--eta", type=float, default=0.0, help="DDIM stochasticity (0 deterministic, 1 = DDPM)")
     g.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale")
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--latent", help="VAE: decode this latent vector instead of drawing one from the prior: "
+                   "numbers separated by spaces or commas, e.g. --latent=-0.5,1.25")
     g.add_argument("--num", type=int, default=1, help="how many images")
     g.add_argument("--grid", action="store_true", help="write one grid image instead of N files")
     g.add_argument("--out", required=True, help="a .png file, or a folder with --num N")

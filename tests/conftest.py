@@ -36,6 +36,38 @@ def make_tiny_checkpoint(path: Path, *, cond_dim: int = 384, seed: int = 0, imag
                            card={"id": path.stem, "family": "diffusion", "data": {"dataset": "tiny"}})
 
 
+def make_tiny_vae(path: Path, *, latent_dim: int = 2, cond_dim: int = 0, directions: int = 0,
+                  map_points: int = 30, seed: int = 0) -> Path:
+    """An untrained VAE checkpoint of 12x12 grayscale images, with the extras a trained one ships:
+    a principal-direction basis (when ``directions``) and encoded points for the latent map."""
+    import numpy as np
+    import torch
+
+    from studio.core import checkpoint
+    from studio.core.latent import LatentBasis
+    from studio.core.vae import VAE, VAEConfig
+
+    torch.manual_seed(seed)
+    cfg = VAEConfig(image_size=12, channels=1, latent_dim=latent_dim, hidden=(4, 8), fc_dim=16,
+                    cond_dim=cond_dim, cond_features=8)
+    model = VAE(cfg)
+    tensors = {f"ema.{k}": v for k, v in model.state_dict().items()}
+    rng = np.random.default_rng(seed)
+    points = rng.standard_normal((map_points, latent_dim)).astype(np.float32)
+    if directions:
+        basis = LatentBasis.principal(points * np.linspace(2, 0.5, latent_dim, dtype=np.float32), directions)
+        tensors.update({"latent.directions": torch.from_numpy(basis.directions),
+                        "latent.origin": torch.from_numpy(basis.origin),
+                        "latent.scales": torch.from_numpy(basis.scales),
+                        "latent.explained": torch.from_numpy(basis.explained)})
+    tensors["map.points"] = torch.from_numpy(points)
+    tensors["map.labels"] = torch.from_numpy(rng.integers(0, 10, map_points))
+    config = {"vae": cfg.to_dict(), "likelihood": "bernoulli", "dataset": "tiny",
+              "map": {"class_names": [f"class {k}" for k in range(10)], "source": "random points"}}
+    return checkpoint.save(path, family="vae", config=config, tensors=tensors,
+                           card={"id": path.stem, "family": "vae", "data": {"dataset": "tiny"}})
+
+
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch) -> Path:
     """An empty user data folder (gallery, queue, settings, user checkpoints)."""
@@ -49,3 +81,9 @@ def data_dir(tmp_path, monkeypatch) -> Path:
 def tiny_ckpt(data_dir) -> Path:
     """A tiny diffusion checkpoint registered in the user's checkpoint folder."""
     return make_tiny_checkpoint(data_dir / "checkpoints" / "tiny-diffusion.safetensors")
+
+
+@pytest.fixture
+def tiny_vae(data_dir) -> Path:
+    """A tiny 2-D VAE checkpoint registered in the user's checkpoint folder."""
+    return make_tiny_vae(data_dir / "checkpoints" / "tiny-vae.safetensors")

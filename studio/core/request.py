@@ -68,6 +68,8 @@ class GenerationRequest:
             if f.name in d:
                 try:
                     if f.name == "latent":
+                        if isinstance(d[f.name], (str, bytes)):
+                            raise TypeError("the latent must be a list of numbers")
                         kwargs[f.name] = tuple(float(v) for v in d[f.name])
                     else:
                         kwargs[f.name] = type(getattr(cls, f.name))(d[f.name])
@@ -89,7 +91,7 @@ class GenerationRequest:
             f"Family: {self.family}, Batch size: {self.batch_size}, Eta: {self.eta:g}"
         )
         if self.latent:  # space-separated: the line's fields are comma-separated
-            lines[-1] += ", Latent: " + " ".join(f"{v:.6g}" for v in self.latent)
+            lines[-1] += ", Latent: " + " ".join(repr(float(v)) for v in self.latent)  # exact round trip
         return "\n".join(lines)
 
     @classmethod

@@ -171,7 +171,7 @@ class Trainer:
             self.seconds += time.perf_counter() - t0
             count += 1
             for name, value in {"loss": loss, **terms}.items():
-                running[name] = running.get(name, 0.0) + float(value)
+                running[name] = running.get(name, 0.0) + float(value.detach())
             if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                 means = {k: v / count for k, v in running.items()}
                 yield TrainEvent("step", self.step, cfg.steps, {**means, "lr": self._lr(), "seconds": self.seconds})

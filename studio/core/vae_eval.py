@@ -32,6 +32,10 @@ def likelihood(family, data_dir: str | None = None, *, k: int = 100, limit: int 
 
     if k < 1:
         raise StudioError("k must be at least 1.")
+    if family.image_size != (28, 28) or family.channels != 1:
+        h, w = family.image_size
+        raise StudioError(f"{family.checkpoint.id} makes {h}x{w} images with {family.channels} channel(s); "
+                          "its likelihood can only be measured on data of that shape, not on Fashion-MNIST.")
     model, device = family.model, family.device
     test = fashion_mnist.load("test", data_dir, limit=limit)
     x_bin = binarize(test.images, seed)

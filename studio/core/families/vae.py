@@ -142,8 +142,8 @@ class VAEFamily(Family):
     @torch.no_grad()
     def encode(self, images: np.ndarray, prompt: str = "") -> np.ndarray:
         """(N, H, W, C) uint8 in the model's size and channels -> (N, D) posterior means."""
-        x = to_unit(images).to(self.device)
-        if tuple(x.shape[1:]) != (self.channels, *self.image_size):
+        x = to_unit(images).to(self.device) if np.ndim(images) in (3, 4) else None
+        if x is None or tuple(x.shape[1:]) != (self.channels, *self.image_size):
             raise StudioError(f"Expected {self.image_size[0]}x{self.image_size[1]} images with {self.channels} "
                               f"channel(s), got {tuple(np.shape(images))}.")
         mu, _ = self.model.encode(x, self._cond(prompt, len(x)))
