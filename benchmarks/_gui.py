@@ -12,14 +12,14 @@ from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
-def make_window(checkpoint: str):
+def make_window(checkpoint: str, family: str = "diffusion"):
     """A window whose model list includes the shipped checkpoints, with ``checkpoint`` selected."""
     app = QApplication.instance() or QApplication([])
     from studio.ui.app import build_window
 
     w = build_window(preload=False)
     w.show()
-    if not w.model_panel.select("diffusion", checkpoint):
+    if not w.model_panel.select(family, checkpoint):
         raise SystemExit(f"checkpoint {checkpoint!r} is not installed")
     return app, w
 
@@ -41,4 +41,28 @@ def run_job(window, request, on_tick=None) -> float:
     return elapsed
 
 
-__all__ = ["make_window", "run_job", "QTimer"]
+def wait_for(condition, timeout: float = 120.0, poll_ms: int = 1) -> None:
+    """Run the event loop until ``condition()`` holds, checking it every ``poll_ms``. The loop is
+    Qt's own (QEventLoop.exec), as in the app: a Python loop around processEvents() would keep the
+    GUI thread in Python the whole time, which is neither what the app does nor safe while a
+    worker thread imports modules (PySide6's import hook)."""
+    if condition():
+        return
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.setInterval(poll_ms)
+    end = time.perf_counter() + timeout
+
+    def check():
+        if condition() or time.perf_counter() > end:
+            loop.quit()
+
+    timer.timeout.connect(check)
+    timer.start()
+    loop.exec()
+    timer.stop()
+    if not condition():
+        raise SystemExit("timed out waiting for the window")
+
+
+__all__ = ["make_window", "run_job", "wait_for", "QTimer"]

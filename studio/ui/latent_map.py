@@ -49,6 +49,7 @@ class LatentMapPanel(QWidget):
         self.labels: np.ndarray | None = None
         self.z: np.ndarray | None = None
         self._key: object = None
+        self._shown_key: object = None  # the plane the tiles on screen belong to
         self.x_axis, self.y_axis = QComboBox(), QComboBox()
         self.tiles = QSpinBox(minimum=5, maximum=25, value=15)
         self.tiles.setToolTip("Decoded images per side")
@@ -60,9 +61,9 @@ class LatentMapPanel(QWidget):
         self.plot = pg.PlotWidget(viewBox=self.view)
         self.plot.setBackground(QColor(30, 30, 34))
         self.image = pg.ImageItem(axisOrder="row-major")
-        self.scatter = pg.ScatterPlotItem(size=4, pen=None)
+        self.scatter = pg.ScatterPlotItem(size=3, pen=None)
         self.marker = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen("w", width=3), brush=None)
-        self.legend = pg.LegendItem(offset=(-4, 4), labelTextSize="7pt")
+        self.legend = pg.LegendItem(offset=(-4, 4), labelTextSize="7pt", brush=pg.mkBrush(30, 30, 34, 200))
         self.legend.setParentItem(self.plot.getPlotItem())
         for item in (self.image, self.scatter, self.marker):
             self.plot.addItem(item)
@@ -135,7 +136,10 @@ class LatentMapPanel(QWidget):
         self.plot.setLabel("bottom", names[i])
         self.plot.setLabel("left", names[j])
         if self.points is not None and self.labels is not None:
-            brushes = [pg.mkBrush(QColor(CLASS_COLOURS[int(k) % 10]).lighter(110)) for k in self.labels]
+            colours = [QColor(c) for c in CLASS_COLOURS]
+            for c in colours:
+                c.setAlpha(170)  # the decoded tiles stay visible under the points
+            brushes = [pg.mkBrush(colours[int(k) % 10]) for k in self.labels]
             self.scatter.setData(pos=self.points[:, [i, j]], brush=brushes)
         self.view.setRange(QRectF(-EXTENT, -EXTENT, 2 * EXTENT, 2 * EXTENT), padding=0.08)
         self._update_marker()
@@ -181,6 +185,7 @@ class LatentMapPanel(QWidget):
     def set_mosaic(self, key: object, images: np.ndarray) -> None:
         if key != self._key:
             return  # an older plane than the one now shown
+        self._shown_key = key
         _, _, n, _ = key
         mosaic = grid(images, cols=n, pad=0)
         img = mosaic[..., 0] if mosaic.shape[-1] == 1 else mosaic

@@ -37,6 +37,7 @@ class MainWindow(QMainWindow):
         self.last_message = ""
         self.last_result: JobResult | None = None
         self._pinned_hash: tuple[str, str] | None = None  # (checkpoint id, hash) of restored settings
+        self._latent_sized = False
 
         self.model_panel = ModelPanel()
         self.prompt_panel = PromptPanel()
@@ -63,8 +64,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Gallery"], self.docks["Latent map"])
         self._dock("Interpolate", self.latent.interpolate, right)
         self.tabifyDockWidget(self.docks["Queue"], self.docks["Interpolate"])
-        self.resizeDocks([self.docks["Model"], self.docks["Preview"], self.docks["Gallery"]], [300, 700, 340],
+        self.resizeDocks([self.docks["Model"], self.docks["Preview"], self.docks["Gallery"]], [300, 640, 420],
                          Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Gallery"], self.docks["Queue"]], [600, 240], Qt.Orientation.Vertical)
         self.status_label = QLabel()
         self.statusBar().addPermanentWidget(self.status_label)
         self.setAcceptDrops(True)
@@ -196,6 +198,9 @@ class MainWindow(QMainWindow):
             self.docks[title].setVisible(has_latent)
         if has_latent:
             self.docks["Latent map"].raise_()
+            if not self._latent_sized:  # a hidden dock can't be sized: do it when it first shows
+                self._latent_sized = True
+                self.resizeDocks([self.docks["Controls"], self.docks["Latent"]], [140, 460], Qt.Orientation.Vertical)
 
     def _checkpoint_changed(self, ck) -> None:
         has_latent = ck is not None and "latent" in CATALOG[ck.family].controls
