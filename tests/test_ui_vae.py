@@ -33,10 +33,16 @@ def family(tiny_vae) -> VAEFamily:
     return VAEFamily.from_checkpoint(tiny_vae)
 
 
-def decoded(qtbot, window, action):
-    """Run ``action`` and return the (z, image) the worker decodes for it."""
-    with qtbot.waitSignal(window.latent.controller.decoded, timeout=LONG) as blocker:
+def decoded(qtbot, window, action, expect):
+    """Run ``action`` and return the (z, image) the worker decodes for it: the first decode of a
+    vector close to ``expect`` (an earlier, still-queued decode may arrive first)."""
+    with qtbot.waitSignal(window.latent.controller.decoded, timeout=LONG,
+                          check_params_cb=lambda z, _img: np.allclose(z, expect, atol=0.1)) as blocker:
         action()
+    z = blocker.args[0]
+    # The window's own slot for this signal runs on the GUI thread, possibly after the blocker's.
+    qtbot.waitUntil(lambda: window.latent.last_z is not None and np.array_equal(window.latent.last_z, z),
+                    timeout=LONG)
     return blocker.args
 
 
@@ -61,14 +67,15 @@ def test_vae_shows_its_panels_and_only_its_controls(qtbot, window):
     assert not window.controls.steps.isVisible() and window.controls.seed.isVisible()
     assert len(window.latent.panel.sliders) == 2 and "2-D latent" in window.latent.panel.info.text()
     assert "unconditional" in window.latent.panel.info.text()
+    assert not window.prompt_panel.isEnabled(), "an unconditional model does not read prompts"
     window.model_panel.select("diffusion", "tiny-diffusion")
     assert not any(window.docks[t].isVisible() for t in window.LATENT_DOCKS)
-    assert window.controls.steps.isVisible()
+    assert window.controls.steps.isVisible() and window.prompt_panel.isEnabled()
 
 
 def test_slider_moves_decode_live_off_the_gui_thread(qtbot, window, family):
     slider = window.latent.panel.sliders[0]
-    z, image = decoded(qtbot, window, lambda: slider.setValue(150))
+    z, image = decoded(qtbot, window, lambda: slider.setValue(150), [1.5, 0.0])
     assert np.allclose(z, [1.5, 0.0])
     assert np.array_equal(image, family.decode(z)[0])
     assert window.preview.canvas.image() is not None
@@ -82,7 +89,7 @@ def test_slider_moves_decode_live_off_the_gui_thread(qtbot, window, family):
 
 def test_randomize_respects_locks_zero_and_copy_paste(qtbot, window):
     panel = window.latent.panel
-    decoded(qtbot, window, lambda: panel.set_coords({0: 0.7, 1: -0.4}))
+    decoded(qtbot, window, lambda: panel.set_coords({0: 0.7, 1: -0.4}), [0.7, -0.4])
     panel.locks[0].setChecked(True)
     panel.randomize()
     assert panel.coords[0] == pytest.approx(0.7) and panel.coords[1] != pytest.approx(-0.4)
@@ -115,7 +122,7 @@ def test_latent_map_tiles_the_plane_and_a_click_decodes_that_point(qtbot, window
     scene = lmap.view.mapViewToScene(QPointF(1.0, -2.0))
     pos = lmap.plot.mapFromScene(scene)
     z, _ = decoded(qtbot, window, lambda: qtbot.mouseClick(lmap.plot.viewport(), Qt.MouseButton.LeftButton,
-                                                              pos=QPoint(pos.x(), pos.y())))
+                                                              pos=QPoint(pos.x(), pos.y())), [1.0, -2.0])
     assert np.allclose(z, [1.0, -2.0], atol=0.1)
     assert np.allclose(lmap.marker.data["x"][0], z[0]) and np.allclose(lmap.marker.data["y"][0], z[1])
 
@@ -131,7 +138,7 @@ def test_dropped_image_is_encoded_reconstructed_and_sets_the_sliders(qtbot, wind
     assert tag == "panel" and image.shape == (12, 12, 1) and recon.shape == (12, 12, 1)
     assert "inverted" in note and "resized" in note
     assert np.allclose(z, family.encode(image[None])[0], atol=1e-5)
-    assert window.latent.panel.reconstruction.image() is not None
+    qtbot.waitUntil(lambda: window.latent.panel.reconstruction.image() is not None, timeout=LONG)
     qtbot.waitUntil(lambda: window.latent.last_z is not None and np.allclose(window.latent.last_z, z, atol=1e-4),
                     timeout=LONG)
     bad = tmp_path / "notes.png"
@@ -167,13 +174,13 @@ def test_interpolation_strip_between_two_seeds_and_its_gif(qtbot, window, family
 
 def test_keep_stores_the_latent_and_restoring_it_reproduces_the_pixels(qtbot, window):
     panel = window.latent.panel
-    z, image = decoded(qtbot, window, lambda: panel.set_coords({0: -1.3, 1: 0.8}))
+    z, image = decoded(qtbot, window, lambda: panel.set_coords({0: -1.3, 1: 0.8}), [-1.3, 0.8])
     panel.keep_button.click()
     assert window.gallery.list.count() == 1, window.last_message
     item = window.store.items()[0]
     assert np.allclose(item.request.latent, z) and item.request.family == "vae"
-    decoded(qtbot, window, panel.zero)
-    z2, image2 = decoded(qtbot, window, lambda: window.use_item_settings(item))
+    decoded(qtbot, window, panel.zero, [0.0, 0.0])
+    z2, image2 = decoded(qtbot, window, lambda: window.use_item_settings(item), z)
     assert np.array_equal(z2, z) and np.array_equal(image2, image)
     kept = np.asarray(Image.open(item.path))
     assert np.array_equal(kept, image[..., 0])

@@ -27,6 +27,7 @@ class LatentExplorer(QObject):
     imageDecoded = Signal(object, object)  # z, (1, H, W, C) image
     message = Signal(str, bool)
     keep = Signal(object, object)  # GenerationRequest with the latent, (1, H, W, C) image
+    modelLoaded = Signal(object)  # the loaded family (its .conditional says whether prompts matter)
 
     def __init__(self, prompt: Callable[[], str], base_request: Callable[[], GenerationRequest | None],
                  controller: LatentController | None = None, parent: QObject | None = None) -> None:
@@ -92,6 +93,7 @@ class LatentExplorer(QObject):
         if self._pending_latent is not None and len(self._pending_latent) == model.latent_dim:
             self.panel.set_latent(self._pending_latent)
         self._pending_latent = None
+        self.modelLoaded.emit(model)
 
     def set_latent(self, z: np.ndarray) -> None:
         """Show a given vector (restored settings); waits for the model if it is still loading."""

@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         lx.imageDecoded.connect(self._show_decoded)
         lx.message.connect(lambda text, error: self.notify(text, error=error))
         lx.keep.connect(self._keep)
+        lx.modelLoaded.connect(self._latent_model_loaded)
         self.prompt_panel.prompt.textChanged.connect(lx.prompt_changed)
         self.controls.generateClicked.connect(self.generate)
         self.controls.cancelClicked.connect(self.controller.cancel)
@@ -205,6 +206,12 @@ class MainWindow(QMainWindow):
     def _checkpoint_changed(self, ck) -> None:
         has_latent = ck is not None and "latent" in CATALOG[ck.family].controls
         self.latent.load(ck.id if has_latent else None)
+
+    def _latent_model_loaded(self, model) -> None:
+        """An unconditional model ignores prompts: say so instead of leaving a box that does nothing."""
+        self.prompt_panel.setEnabled(bool(model.conditional))
+        self.prompt_panel.setToolTip("" if model.conditional else
+                                     f"{model.checkpoint.id} is unconditional: it does not read prompts.")
 
     def _show_decoded(self, z, images: np.ndarray) -> None:
         self.preview.show_images(images)
