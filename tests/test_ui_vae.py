@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from studio.core.families.vae import VAEFamily, prior_latents
 from studio.ui.app import build_window
@@ -50,14 +50,10 @@ def drop_file(widget, path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     pos = QPointF(widget.width() / 2, widget.height() / 2)
-    enter_ok = []
-    from PySide6.QtGui import QDragEnterEvent
-
     enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     widget.dragEnterEvent(enter)
-    enter_ok.append(enter.isAccepted())
-    assert enter_ok[0], "the drop target accepts files"
+    assert enter.isAccepted(), "the drop target accepts files"
     widget.dropEvent(QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                                 Qt.KeyboardModifier.NoModifier))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSlider,
                                QVBoxLayout, QWidget)
@@ -33,9 +33,7 @@ class DropCanvas(ImageCanvas):
         self.setAcceptDrops(True)
         self.setMinimumSize(96, 96)
 
-    def sizeHint(self):  # noqa: N802
-        from PySide6.QtCore import QSize
-
+    def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(128, 128)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802

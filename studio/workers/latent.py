@@ -51,6 +51,11 @@ class _Worker(QObject):
             self._pending[(kind, tag)] = args
         self._wake.emit()
 
+    def clear(self) -> None:
+        """Any thread: drop every request not yet started."""
+        with self._lock:
+            self._pending.clear()
+
     def _take(self) -> tuple[str, str, tuple] | None:
         with self._lock:
             if not self._pending:
@@ -124,8 +129,7 @@ class LatentController(QObject):
     def load(self, checkpoint: str) -> None:
         if checkpoint != self.checkpoint:
             self.checkpoint = checkpoint
-            with self.worker._lock:  # work for the previous model is now meaningless
-                self.worker._pending.clear()
+            self.worker.clear()  # work for the previous model is now meaningless
             self.worker.post("load", "", checkpoint)
 
     def request(self, kind: str, *args, tag: str = "") -> None:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from ..catalog import CATALOG
 from ..checkpoint import Checkpoint
 from ..errors import StudioError
 from ..events import Frame
@@ -38,6 +39,13 @@ class Family(ABC):
     # "guidance", "seed", "batch", "latent"}.
     controls: ClassVar[frozenset[str]]
     samplers: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """A family's label, controls and samplers are its CATALOG entry: one place, readable without torch."""
+        super().__init_subclass__(**kwargs)
+        info = CATALOG.get(getattr(cls, "name", ""))
+        if info is not None:
+            cls.label, cls.controls, cls.samplers = info.label, info.controls, info.samplers
 
     def __init__(self, checkpoint: Checkpoint, device: str) -> None:
         self.checkpoint = checkpoint

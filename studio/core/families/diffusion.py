@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from .. import checkpoint as ckpt_io
-from ..catalog import CATALOG
 from ..device import to_uint8
 from ..errors import StudioError
 from ..events import Frame
@@ -38,10 +37,7 @@ def diffusion_loss(model: UNet, schedule: NoiseSchedule, x0: torch.Tensor, cond:
 
 @register
 class DiffusionFamily(Family):
-    name = "diffusion"
-    label = CATALOG[name].label
-    controls = CATALOG[name].controls
-    samplers = CATALOG[name].samplers
+    name = "diffusion"  # label, controls and samplers come from its CATALOG entry
 
     def __init__(self, checkpoint: ckpt_io.Checkpoint, device: str = "cpu",
                  encoder: PromptEncoder | None = None) -> None:

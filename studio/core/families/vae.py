@@ -10,7 +10,6 @@ import numpy as np
 import torch
 
 from .. import checkpoint as ckpt_io
-from ..catalog import CATALOG
 from ..errors import StudioError
 from ..events import Frame
 from ..latent import LatentBasis
@@ -49,10 +48,7 @@ def prior_latents(seed: int, n: int, dim: int) -> np.ndarray:
 
 @register
 class VAEFamily(Family):
-    name = "vae"
-    label = CATALOG[name].label
-    controls = CATALOG[name].controls
-    samplers = CATALOG[name].samplers
+    name = "vae"  # label, controls and samplers come from its CATALOG entry
 
     def __init__(self, checkpoint: ckpt_io.Checkpoint, device: str = "cpu",
                  encoder: PromptEncoder | None = None) -> None:
