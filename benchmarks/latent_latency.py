@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 from _common import parser, percentile, table
-from _gui import make_window, wait_for
+from _gui import make_window, run_job, wait_for
 
 
 def slider_latency(window, moves: int) -> list[float]:
@@ -53,6 +53,7 @@ def main() -> None:
     rows = []
     app, window = make_window(args.checkpoint)  # diffusion first: it provides the background job
     busy_request = window.current_request().with_(prompt="a coat", steps=1000, batch_size=16, seed=1)
+    run_job(window, busy_request.with_(steps=2))  # the diffusion model and text encoder are loaded
     for vae in args.vae:
         if not window.model_panel.select("vae", vae):
             raise SystemExit(f"{vae} is not installed")

@@ -155,10 +155,11 @@ def _eval_likelihood(args: argparse.Namespace) -> int:
         print(f"{checkpoint.stem}: {m['settings']['test_images']} binarised test images, "
               f"condition: {m['settings']['condition']}\n"
               f"  ELBO                      {m['test_elbo_nats']:10.2f} nats\n"
-              f"  NLL (IWAE, k={m['iwae_k']:<5})      {m['test_nll_iwae_nats']:10.2f} nats "
+              f"  {'NLL (IWAE, k=' + str(m['iwae_k']) + ')':26}{m['test_nll_iwae_nats']:10.2f} nats "
               f"({m['test_nll_iwae_bits_per_dim']:.4f} bits/dim)\n"
               f"  reconstruction            {m['reconstruction_bce_nats']:10.2f} nats, "
-              f"MSE {m['reconstruction_mse']:.4f}")
+              f"MSE {m['reconstruction_mse']:.4f}\n"
+              f"  active latent units       {m['active_units']:10d} of {m['latent_dim']}")
     if args.write_card:
         print(f"wrote metrics to {write_metrics_to_card(checkpoint, m, key='likelihood')}")
     return 0
@@ -166,9 +167,12 @@ def _eval_likelihood(args: argparse.Namespace) -> int:
 
 def format_table(m: dict) -> str:
     s = m["settings"]
+    sampling = s.get("sampler", "?")
+    if "steps" in s:
+        sampling += f" {s['steps']} steps, guidance {s.get('guidance', '?')}"
     lines = [
-        f"{s.get('checkpoint', '?')}: {s['num_samples']} samples, {s.get('sampler', '?')} {s.get('steps', '?')} steps, "
-        f"guidance {s.get('guidance', '?')}, seed {s['seed']}; judged by {s.get('classifier', '?')} "
+        f"{s.get('checkpoint', '?')}: {s['num_samples']} samples, {sampling}, seed {s['seed']}; "
+        f"judged by {s.get('classifier', '?')} "
         f"(test accuracy {m['classifier_test_accuracy']:.3f})",
     ]
     if m["prompt_accuracy"] is None:

@@ -63,6 +63,7 @@ def test_vae_shows_its_panels_and_only_its_controls(qtbot, window):
     assert not window.controls.steps.isVisible() and window.controls.seed.isVisible()
     assert len(window.latent.panel.sliders) == 2 and "2-D latent" in window.latent.panel.info.text()
     assert "unconditional" in window.latent.panel.info.text()
+    assert "prompt is ignored" in window.latent.panel.info.toolTip()
     assert not window.prompt_panel.isEnabled(), "an unconditional model does not read prompts"
     window.model_panel.select("diffusion", "tiny-diffusion")
     assert not any(window.docks[t].isVisible() for t in window.LATENT_DOCKS)

@@ -7,7 +7,7 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from studio.core import checkpoint
-from studio.core.families.vae import VAEFamily
+from studio.core.families.vae import MIN_EXPLAINED, VAEFamily
 from studio.core.families.vae_train import binarized, fashion_mnist_task, latent_extras
 from studio.core.trainer import TrainConfig, Trainer, TrainTask
 from studio.core.vae import (VAE, ELBOTerms, VAEConfig, bernoulli_nll, gaussian_log_prob, kl_to_standard_normal,
@@ -166,8 +166,12 @@ def test_fashion_mnist_task_ships_a_principal_basis_and_a_test_map(tmp_path):
     assert next(e for e in events if e.kind == "samples").images.shape == (20, 28, 28, 1)
     family = VAEFamily.from_checkpoint(out)
     basis, test = family.basis, fashion_mnist.load("test", limit=2000)
-    assert basis.names == [f"PC{i}" for i in range(1, 13)] and basis.directions.shape == (12, 12)
+    stored = checkpoint.load(out).group("latent")["explained"].numpy()
+    assert stored.shape == (12,), "all 12 directions are shipped"
+    k = len(basis)  # the family drops directions without variance (units the KL switched off)
+    assert 2 <= k <= 12 and k == max(2, int((stored >= MIN_EXPLAINED).sum()))
+    assert basis.names == [f"PC{i}" for i in range(1, k + 1)] and basis.directions.shape == (k, 12)
     assert np.all(np.diff(basis.explained) <= 1e-7) and basis.explained.sum() <= 1 + 1e-5
-    np.testing.assert_allclose(basis.directions @ basis.directions.T, np.eye(12), atol=1e-5)
+    np.testing.assert_allclose(basis.directions @ basis.directions.T, np.eye(k), atol=1e-5)
     assert family.latent_map.points.shape == (2000, 12) and np.array_equal(family.latent_map.labels, test.labels)
     assert family.latent_map.class_names == list(fashion_mnist.CLASSES) and "test split" in family.latent_map.source

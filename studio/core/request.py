@@ -57,7 +57,10 @@ class GenerationRequest:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-shaped: what a PNG or the gallery stores."""
+        d = asdict(self)
+        d["latent"] = list(self.latent)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "GenerationRequest":

@@ -44,7 +44,7 @@ def likelihood(family, data_dir: str | None = None, *, k: int = 100, limit: int 
     g = torch.Generator(device=device).manual_seed(seed)
     report = progress or (lambda stage, done, total: None)
     t0 = time.perf_counter()
-    elbo, iwae, recon_bce, mse = [], [], [], []
+    elbo, iwae, recon_bce, mse, means = [], [], [], [], []
     n = len(x_bin)
     for s in range(0, n, batch):
         xb = x_bin[s:s + batch].to(device)
@@ -53,6 +53,7 @@ def likelihood(family, data_dir: str | None = None, *, k: int = 100, limit: int 
         elbo.append(-(t.reconstruction + t.kl))
         iwae.append(model.iwae_log_likelihood(xb, cb, k=k, generator=g))
         mu, _ = model.encode(xb, cb)
+        means.append(mu.float().cpu())
         logits = model.decode_logits(mu, cb)
         recon_bce.append(torch.nn.functional.binary_cross_entropy_with_logits(
             logits.float(), xb, reduction="none").flatten(1).sum(1))
@@ -61,7 +62,11 @@ def likelihood(family, data_dir: str | None = None, *, k: int = 100, limit: int 
     elbo_t, iwae_t = torch.cat(elbo).cpu(), torch.cat(iwae).cpu()
     dims = int(np.prod(x_bin.shape[1:]))
     nll = float(-iwae_t.mean())
+    # Active units (Burda et al. 2016): latent dimensions whose posterior mean varies with the input.
+    activity = torch.cat(means).var(dim=0)
     return {
+        "active_units": int((activity > 0.01).sum()),
+        "latent_dim": int(activity.numel()),
         "test_elbo_nats": float(elbo_t.mean()),
         "test_nll_iwae_nats": nll,
         "test_nll_iwae_bits_per_dim": nll / (dims * np.log(2)),

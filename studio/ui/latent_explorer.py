@@ -14,13 +14,18 @@ from .latent_map import LatentMapPanel
 from .latent_panel import LatentPanel
 
 
-def describe(model) -> str:
+def describe(model) -> tuple[str, str]:
+    """A short line for the panel, and the longer explanation for its tooltip."""
     dim = model.latent_dim
-    cond = ("prompt-conditioned (a conditional VAE): the prompt picks what is drawn, the latent how"
-            if model.conditional else "unconditional: the prompt is ignored")
-    sliders = (f"sliders: the top {len(model.basis)} principal directions of the encoded training images, "
-               "in standard deviations" if model.basis.explained is not None else "one slider per latent axis")
-    return f"<b>{dim}-D latent</b>, {cond}; {sliders}."
+    pcs = model.basis.explained is not None
+    short = (f"<b>{dim}-D latent</b> · {'prompt-conditioned' if model.conditional else 'unconditional'} · "
+             + (f"{len(model.basis)} principal directions" if pcs else "one slider per axis"))
+    cond = ("A conditional VAE: the prompt picks what is drawn, the latent how it looks." if model.conditional
+            else "Unconditional: the prompt is ignored.")
+    sliders = (f"Sliders: the top {len(model.basis)} principal directions of the encoded training images, in "
+               "standard deviations of the data along each (directions without variance are left out)."
+               if pcs else "Sliders: the latent's own axes, in units of the standard-normal prior.")
+    return short, f"{cond} {sliders}"
 
 
 class LatentExplorer(QObject):
@@ -41,6 +46,7 @@ class LatentExplorer(QObject):
         self.last_image: np.ndarray | None = None
         self.last_z: np.ndarray | None = None
         self._pending_latent: np.ndarray | None = None
+        self._end_seeds: dict[str, int] = {}  # interpolation end -> the seed asked for
         self.decodes_shown = 0
 
         c.loaded.connect(self._loaded)
@@ -60,7 +66,7 @@ class LatentExplorer(QObject):
         self.map.pointPicked.connect(lambda i, x, j, y: p.set_coords({i: x, j: y}))
         self.map.mosaicWanted.connect(lambda key, zs: c.request("map", key, zs, self._prompt()))
         it = self.interpolate
-        it.priorWanted.connect(lambda name, seed: c.request("prior", seed, tag=name))
+        it.priorWanted.connect(self._end_from_seed)
         it.encodeWanted.connect(lambda name, path: c.request("encode", path, self._prompt(), tag=name))
         it.stripWanted.connect(lambda zs: c.request("strip", zs, self._prompt()))
         it.playFrame.connect(lambda img: self.imageDecoded.emit(None, img))
@@ -84,12 +90,15 @@ class LatentExplorer(QObject):
             self.interpolate.reset()
             self.controller.load(checkpoint)
 
-    def _loaded(self, model) -> None:
+    def _loaded(self, checkpoint: str, model) -> None:
+        if checkpoint != self.controller.checkpoint:
+            return  # the user picked another checkpoint while this one loaded
         self.model = model
         lm = model.latent_map
         self.map.set_model(model.basis, None if lm is None else lm.points, None if lm is None else lm.labels,
-                           [] if lm is None else lm.class_names, "" if lm is None else lm.source)
-        self.panel.set_model(model.basis, describe(model))
+                           [] if lm is None else lm.class_names, "" if lm is None else lm.source,
+                           conditional=model.conditional)
+        self.panel.set_model(model.basis, *describe(model))
         if self._pending_latent is not None and len(self._pending_latent) == model.latent_dim:
             self.panel.set_latent(self._pending_latent)
         self._pending_latent = None
@@ -127,6 +136,10 @@ class LatentExplorer(QObject):
         self.decodes_shown += 1
         self.imageDecoded.emit(z, image[None])
 
+    def _end_from_seed(self, name: str, seed: int) -> None:
+        self._end_seeds[name] = seed
+        self.controller.request("prior", seed, tag=name)
+
     def _prior_for_seed(self) -> None:
         req = self._base_request()
         if req is not None:
@@ -138,7 +151,7 @@ class LatentExplorer(QObject):
         elif tag == "follow":
             self.panel.set_latent(z, decode=False)
         else:
-            self.interpolate.set_end(tag, z, f"seed {self.interpolate.seed[tag].value()}")
+            self.interpolate.set_end(tag, z, f"seed {self._end_seeds.get(tag, '?')}")
 
     def _encoded(self, tag: str, z: np.ndarray, image: np.ndarray, recon: np.ndarray, note: str) -> None:
         if tag == "panel":

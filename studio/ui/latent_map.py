@@ -93,7 +93,7 @@ class LatentMapPanel(QWidget):
 
     # --- model ----------------------------------------------------------------------------------------
     def set_model(self, basis: LatentBasis, points: np.ndarray | None, labels: np.ndarray | None,
-                  class_names: list[str], source: str) -> None:
+                  class_names: list[str], source: str, conditional: bool = False) -> None:
         self.basis = basis
         self.points = basis.to_coords(points)[0] if points is not None else None
         self.labels = labels
@@ -111,8 +111,13 @@ class LatentMapPanel(QWidget):
             for k, name in enumerate(class_names):
                 if (labels == k).any():
                     self.legend.addItem(pg.ScatterPlotItem(pen=None, brush=CLASS_COLOURS[k % 10], size=8), name)
-        self.caption.setText(f"Points: {source}, at their posterior means. Click or drag to decode a point."
-                             if points is not None else "Click or drag to decode a point.")
+        text = "Click or drag to decode a point."
+        if points is not None:
+            text = f"Points: {source}, at their posterior means. " + text
+            if conditional:
+                text += (" The prompt tells this conditional VAE the class, so the classes overlap here: "
+                         "the latent holds the style (shape, shade, size), and tiles follow the prompt.")
+        self.caption.setText(text)
         self.setEnabled(True)
         self._axes_changed()
 

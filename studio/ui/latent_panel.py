@@ -93,6 +93,8 @@ class LatentPanel(QWidget):
         self.original = DropCanvas("drop an image\nor gallery item")
         self.reconstruction = ImageCanvas("reconstruction")
         self.reconstruction.setMinimumSize(96, 96)
+        for canvas in (self.original, self.reconstruction):
+            canvas.setMaximumHeight(100)  # the sliders need the room more
         self.encode_note = QLabel("Encode: drop an image on the left square.")
         self.encode_note.setWordWrap(True)
         pair = QHBoxLayout()
@@ -116,9 +118,10 @@ class LatentPanel(QWidget):
         self.original.fileDropped.connect(self.encodeRequested)
 
     # --- model ----------------------------------------------------------------------------------
-    def set_model(self, basis: LatentBasis, description: str) -> None:
+    def set_model(self, basis: LatentBasis, description: str, details: str = "") -> None:
         self.basis = basis
         self.info.setText(description)
+        self.info.setToolTip(details)
         while self.rows.count():
             w = self.rows.takeAt(0).widget()
             if w is not None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QWidget
 
@@ -201,7 +201,8 @@ class MainWindow(QMainWindow):
             self.docks["Latent map"].raise_()
             if not self._latent_sized:  # a hidden dock can't be sized: do it when it first shows
                 self._latent_sized = True
-                self.resizeDocks([self.docks["Controls"], self.docks["Latent"]], [140, 460], Qt.Orientation.Vertical)
+                left = [self.docks[t] for t in ("Model", "Prompt", "Controls", "Latent")]
+                QTimer.singleShot(0, lambda: self.resizeDocks(left, [200, 110, 90, 520], Qt.Orientation.Vertical))
 
     def _checkpoint_changed(self, ck) -> None:
         has_latent = ck is not None and "latent" in CATALOG[ck.family].controls

@@ -28,7 +28,8 @@ def card_html(info: CheckpointInfo) -> str:
     lk = card.get("metrics", {}).get("likelihood", {})
     if lk:
         rows.append(f"test NLL {lk['test_nll_iwae_nats']:.1f} nats (IWAE k={lk['iwae_k']}), "
-                    f"ELBO {lk['test_elbo_nats']:.1f}, reconstruction MSE {lk['reconstruction_mse']:.4f}")
+                    f"ELBO {lk['test_elbo_nats']:.1f}, reconstruction MSE {lk['reconstruction_mse']:.4f}, "
+                    f"active units {lk.get('active_units', '?')} of {lk.get('latent_dim', '?')}")
     if card.get("reproduce"):
         rows.append(f"<small>reproduce: <code>{card['reproduce']}</code></small>")
     return "<br>".join(rows)

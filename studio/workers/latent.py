@@ -28,7 +28,7 @@ def _default_loader(checkpoint: str):
 class _Worker(QObject):
     """Lives on the latent thread; every method below except ``post`` runs there."""
 
-    loaded = Signal(object)  # the family object
+    loaded = Signal(str, object)  # checkpoint id, the family object
     decoded = Signal(object, object)  # z (D,), image (H, W, C) uint8
     priorReady = Signal(str, object)  # tag, z drawn from the prior for a seed
     encoded = Signal(str, object, object, object, str)  # tag, z, input image, reconstruction, note
@@ -85,7 +85,7 @@ class _Worker(QObject):
         if not hasattr(self.model, "decode"):
             self.model = None
             raise StudioError(f"{checkpoint} has no latent vector to explore.")
-        self.loaded.emit(self.model)
+        self.loaded.emit(checkpoint, self.model)
 
     def _do_prior(self, tag: str, seed: int) -> None:
         from ..core.families.vae import prior_latents

@@ -30,6 +30,9 @@ def from_unit(x: torch.Tensor) -> np.ndarray:
     return (x.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
+MIN_EXPLAINED = 0.005  # principal directions with less of the variance than this get no slider
+
+
 @dataclass
 class LatentMap:
     """Encoded images to scatter over the latent map: posterior means and their class labels."""
@@ -80,11 +83,17 @@ class VAEFamily(Family):
     # --- what the checkpoint carries besides weights -----------------------------------------------
     def _basis(self, ck: ckpt_io.Checkpoint) -> LatentBasis:
         g = ck.group("latent")
-        if "directions" in g:
-            names = ck.config.get("latent_basis_names") or [f"PC{i + 1}" for i in range(len(g["directions"]))]
-            return LatentBasis(list(names), g["directions"].numpy(), g["origin"].numpy(), g["scales"].numpy(),
-                               g["explained"].numpy() if "explained" in g else None)
-        return LatentBasis.axes(self.config.latent_dim)
+        if "directions" not in g:
+            return LatentBasis.axes(self.config.latent_dim)
+        basis = LatentBasis([f"PC{i + 1}" for i in range(len(g["directions"]))], g["directions"].numpy(),
+                            g["origin"].numpy(), g["scales"].numpy(),
+                            g["explained"].numpy() if "explained" in g else None)
+        if basis.explained is None:
+            return basis
+        # Units the KL term switched off ("posterior collapse") carry no variance: no slider for them.
+        keep = max(2, int((basis.explained >= MIN_EXPLAINED).sum()))
+        return LatentBasis(basis.names[:keep], basis.directions[:keep], basis.origin, basis.scales[:keep],
+                           basis.explained[:keep])
 
     def _map(self, ck: ckpt_io.Checkpoint) -> LatentMap | None:
         g = ck.group("map")
