@@ -14,9 +14,10 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o644)  # mkstemp makes 0600; user files and checkpoints should be readable
     try:
         write(tmp_path)
+        # mkstemp makes 0600, and some writers (safetensors) create the file anew: set it after writing.
+        os.chmod(tmp_path, 0o644)
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp_path, path)
