@@ -53,6 +53,12 @@ class TrainTask:
     card: dict = field(default_factory=dict)  # data, command... written to the model card
     # Extra tensors computed from the final EMA model and shipped with it (e.g. a VAE's latent basis).
     finalize: Callable[[torch.nn.Module], dict[str, torch.Tensor]] | None = None
+    # For objectives that are not one loss (a GAN's two players): the optimisers, and a step that
+    # does its own backward passes and returns the figures to log. ``loss`` is then unused.
+    optimizers: Callable[[torch.nn.Module], list[torch.optim.Optimizer]] | None = None
+    step: Callable[[torch.nn.Module, object, list[torch.optim.Optimizer], Callable], dict[str, float]] | None = None
+    # The part of the EMA model that is shipped (a GAN ships its generator, not its discriminator).
+    shipped: Callable[[torch.nn.Module], torch.nn.Module] | None = None
 
 
 class EMA:
@@ -80,7 +86,11 @@ class Trainer:
                  resume: bool = False) -> None:
         self.task, self.cfg, self.out, self.device = task, cfg, Path(out), device
         self.model = task.model.to(device)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.opts = (task.optimizers(self.model) if task.optimizers else
+                     [torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)])
+        for opt in self.opts:
+            for g in opt.param_groups:
+                g.setdefault("base_lr", g["lr"])  # the schedule scales each group's own rate
         self.ema = EMA(self.model, cfg.ema_decay)
         self.step = 0
         self.seconds = 0.0
@@ -91,12 +101,16 @@ class Trainer:
     def _save_state(self) -> Path:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         tensors.update({f"ema.{k}": v for k, v in self.ema.model.state_dict().items()})
-        osd = self.opt.state_dict()
-        for idx, st in osd["state"].items():
-            for k, v in st.items():
-                tensors[f"optim.{idx}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
-        extra = {"step": self.step, "seconds": self.seconds, "param_groups": osd["param_groups"],
-                 "train": asdict(self.cfg)}
+        groups = []
+        for j, opt in enumerate(self.opts):
+            osd = opt.state_dict()
+            prefix = "optim" if j == 0 else f"optim{j}"
+            for idx, st in osd["state"].items():
+                for k, v in st.items():
+                    tensors[f"{prefix}.{idx}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+            groups.append(osd["param_groups"])
+        extra = {"step": self.step, "seconds": self.seconds, "param_groups": groups[0],
+                 "more_param_groups": groups[1:], "train": asdict(self.cfg)}
         return ckpt_io.save(state_path(self.out), family=self.task.family, config=self.task.config,
                             tensors=tensors, extra=extra)
 
@@ -107,11 +121,16 @@ class Trainer:
                                   "different architecture config.")
         ckpt_io.load_state(self.model, ck.group("model"), "resume state")
         ckpt_io.load_state(self.ema.model, ck.group("ema"), "resume state (EMA)")
-        state: dict[int, dict] = {}
-        for k, v in ck.group("optim").items():
-            idx, name = k.split(".", 1)
-            state.setdefault(int(idx), {})[name] = v.to(self.device) if name != "step" else v
-        self.opt.load_state_dict({"state": state, "param_groups": ck.extra["param_groups"]})
+        all_groups = [ck.extra["param_groups"], *ck.extra.get("more_param_groups", [])]
+        if len(all_groups) != len(self.opts):
+            raise CheckpointError(f"Cannot resume from {state_path(self.out).name}: it has {len(all_groups)} "
+                                  f"optimiser(s), this training {len(self.opts)}.")
+        for j, (opt, groups) in enumerate(zip(self.opts, all_groups)):
+            state: dict[int, dict] = {}
+            for k, v in ck.group("optim" if j == 0 else f"optim{j}").items():
+                idx, name = k.split(".", 1)
+                state.setdefault(int(idx), {})[name] = v.to(self.device) if name != "step" else v
+            opt.load_state_dict({"state": state, "param_groups": groups})
         self.step, self.seconds = int(ck.extra["step"]), float(ck.extra.get("seconds", 0.0))
 
     def save_final(self) -> Path:
@@ -125,17 +144,21 @@ class Trainer:
         old = ckpt_io.read_card(self.out) if self.out.exists() else {}
         if "metrics" in old and old.get("training", {}).get("steps_done") == self.step:
             card["metrics"] = old["metrics"]
-        tensors = {f"ema.{k}": v for k, v in self.ema.model.state_dict().items()}
+        shipped = self.task.shipped(self.ema.model) if self.task.shipped else self.ema.model
+        tensors = {f"ema.{k}": v for k, v in shipped.state_dict().items()}
         if self.task.finalize is not None:
             tensors.update(self.task.finalize(self.ema.model))
         return ckpt_io.save(self.out, family=self.task.family, config=self.task.config, tensors=tensors,
                             extra={"step": self.step}, card=card)
 
     # --- the loop ----------------------------------------------------------------------------
-    def _lr(self) -> float:
+    def _lr_factor(self) -> float:
         warm = min(1.0, (self.step + 1) / max(1, self.cfg.warmup))
         progress = self.step / max(1, self.cfg.steps)
-        return self.cfg.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+        return warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+    def _lr(self) -> float:
+        return self.cfg.lr * self._lr_factor()
 
     def _autocast(self):
         if self.cfg.precision == "bf16":
@@ -151,21 +174,30 @@ class Trainer:
         while self.step < cfg.steps:
             t0 = time.perf_counter()
             batch = next(self.task.batches)
-            for g in self.opt.param_groups:
-                g["lr"] = self._lr()
-            with self._autocast():
-                out = self.task.loss(self.model, batch)
-            loss, terms = out if isinstance(out, tuple) else (out, {})
-            if not torch.isfinite(loss):
+            factor = self._lr_factor()
+            for opt in self.opts:
+                for g in opt.param_groups:
+                    g["lr"] = g["base_lr"] * factor
+            if self.task.step is not None:
+                figures = self.task.step(self.model, batch, self.opts, self._autocast)
+                loss = torch.tensor(figures.pop("loss", sum(figures.values())))
+                terms = {k: torch.tensor(v) for k, v in figures.items()}
+            else:
+                with self._autocast():
+                    out = self.task.loss(self.model, batch)
+                loss, terms = out if isinstance(out, tuple) else (out, {})
+            bad = [k for k, v in {"loss": loss, **terms}.items() if not torch.isfinite(v).all()]
+            if bad:
                 saved = state_path(self.out)
                 where = f"; the last good state is {saved}" if saved.exists() else ""
-                raise TrainingError(f"The loss became {loss.item()} at step {self.step + 1}; training stopped "
-                                    f"(try a lower --lr){where}.")
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-            self.opt.step()
+                raise TrainingError(f"The {bad[0]} became {float(({'loss': loss, **terms})[bad[0]])} at step "
+                                    f"{self.step + 1}; training stopped (try a lower --lr){where}.")
+            if self.task.step is None:
+                self.opts[0].zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                self.opts[0].step()
             self.ema.update(self.model, self.step)
             self.step += 1
             self.seconds += time.perf_counter() - t0

@@ -88,7 +88,7 @@ class _Worker(QObject):
         self.loaded.emit(checkpoint, self.model)
 
     def _do_prior(self, tag: str, seed: int) -> None:
-        from ..core.families.vae import prior_latents
+        from ..core.families.latent_family import prior_latents
 
         self.priorReady.emit(tag, prior_latents(seed, 1, self._need_model().latent_dim)[0])
 
@@ -99,6 +99,9 @@ class _Worker(QObject):
         from ..core.images import load_for_model
 
         m = self._need_model()
+        if not hasattr(m, "encode"):
+            raise StudioError(f"{m.label} models have no encoder: they only map latents to images, so a "
+                              "picture can't be turned into a latent vector.")
         image, note = load_for_model(path, m.image_size[0], m.channels)
         z = m.encode(image[None], prompt)[0]
         self.encoded.emit(tag, z, image, m.decode(z[None], prompt)[0], note)

@@ -3,7 +3,6 @@ latent panel decodes hand-set vectors, encodes dropped images and walks between 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +11,12 @@ import torch
 from .. import checkpoint as ckpt_io
 from ..errors import StudioError
 from ..events import Frame
-from ..latent import LatentBasis
 from ..request import GenerationRequest
 from ..text import PromptEncoder, shared_encoder
 from ..vae import VAE, VAEConfig
 from .base import Family, register
+from .latent_family import (MIN_EXPLAINED, LatentMap, basis_from_checkpoint, map_from_checkpoint,  # noqa: F401
+                            prior_latents)
 
 
 def to_unit(images: np.ndarray) -> torch.Tensor:
@@ -28,25 +28,6 @@ def to_unit(images: np.ndarray) -> torch.Tensor:
 def from_unit(x: torch.Tensor) -> np.ndarray:
     """(B, C, H, W) in [0, 1] -> (B, H, W, C) uint8."""
     return (x.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
-MIN_EXPLAINED = 0.005  # principal directions with less of the variance than this get no slider
-
-
-@dataclass
-class LatentMap:
-    """Encoded images to scatter over the latent map: posterior means and their class labels."""
-
-    points: np.ndarray  # (N, D)
-    labels: np.ndarray  # (N,)
-    class_names: list[str]
-    source: str  # which images they are, e.g. "fashion-mnist test split (2000 images)"
-
-
-def prior_latents(seed: int, n: int, dim: int) -> np.ndarray:
-    """Image i of a batch with seed s is image 0 of seed s + i, as in the other families."""
-    return np.stack([torch.randn(dim, generator=torch.Generator().manual_seed(seed + i)).numpy()
-                     for i in range(n)]).astype(np.float32)
 
 
 @register
@@ -65,8 +46,8 @@ class VAEFamily(Family):
         self.model.to(device).eval()
         self.config = cfg
         self._encoder = encoder
-        self.basis = self._basis(checkpoint)
-        self.latent_map = self._map(checkpoint)
+        self.basis = basis_from_checkpoint(checkpoint, cfg.latent_dim)
+        self.latent_map = map_from_checkpoint(checkpoint)
 
     @classmethod
     def from_checkpoint(cls, path: Path, device: str = "cpu", encoder: PromptEncoder | None = None):
@@ -79,29 +60,6 @@ class VAEFamily(Family):
         if dataset != "fashion-mnist":
             raise StudioError(f"Unknown data set {dataset!r}; the VAE trainer knows: fashion-mnist.")
         return fashion_mnist_task(**options)
-
-    # --- what the checkpoint carries besides weights -----------------------------------------------
-    def _basis(self, ck: ckpt_io.Checkpoint) -> LatentBasis:
-        g = ck.group("latent")
-        if "directions" not in g:
-            return LatentBasis.axes(self.config.latent_dim)
-        basis = LatentBasis([f"PC{i + 1}" for i in range(len(g["directions"]))], g["directions"].numpy(),
-                            g["origin"].numpy(), g["scales"].numpy(),
-                            g["explained"].numpy() if "explained" in g else None)
-        if basis.explained is None:
-            return basis
-        # Units the KL term switched off ("posterior collapse") carry no variance: no slider for them.
-        keep = max(2, int((basis.explained >= MIN_EXPLAINED).sum()))
-        return LatentBasis(basis.names[:keep], basis.directions[:keep], basis.origin, basis.scales[:keep],
-                           basis.explained[:keep])
-
-    def _map(self, ck: ckpt_io.Checkpoint) -> LatentMap | None:
-        g = ck.group("map")
-        if "points" not in g:
-            return None
-        info = ck.config.get("map", {})
-        return LatentMap(g["points"].numpy(), g["labels"].numpy(), list(info.get("class_names", [])),
-                         str(info.get("source", "encoded images")))
 
     # --- properties ---------------------------------------------------------------------------------
     @property

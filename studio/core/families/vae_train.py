@@ -13,6 +13,7 @@ from ..latent import LatentBasis
 from ..text import PromptEncoder
 from ..trainer import TrainTask
 from ..vae import VAE, VAEConfig
+from .latent_family import basis_tensors
 from .vae import from_unit, prior_latents, to_unit
 
 AXES_UP_TO = 8  # latents up to this size get one slider per axis; larger ones get principal directions
@@ -48,10 +49,7 @@ def latent_extras(model: VAE, basis_images: np.ndarray, basis_cond: torch.Tensor
     out: dict[str, torch.Tensor] = {}
     if model.config.latent_dim > AXES_UP_TO:
         basis = LatentBasis.principal(encode_means(model, basis_images, basis_cond), MAX_DIRECTIONS)
-        out.update({"latent.directions": torch.from_numpy(basis.directions),
-                    "latent.origin": torch.from_numpy(basis.origin),
-                    "latent.scales": torch.from_numpy(basis.scales),
-                    "latent.explained": torch.from_numpy(basis.explained)})
+        out.update(basis_tensors(basis))
     out["map.points"] = torch.from_numpy(encode_means(model, map_images, map_cond))
     out["map.labels"] = torch.from_numpy(np.asarray(map_labels, np.int64))
     model.train(was_training)
