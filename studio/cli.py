@@ -47,6 +47,26 @@ def _train_vae(args: argparse.Namespace) -> int:
     return _run_trainer(trainer, args)
 
 
+def _train_gan(args: argparse.Namespace) -> int:
+    trainer = _trainer_for("gan", args, z_dim=args.z_dim, width=args.width, loss=args.loss, lr=args.lr,
+                           d_lr=args.d_lr, attribute_classifier=args.attribute_classifier)
+    return _run_trainer(trainer, args)
+
+
+def _train_face_classifier(args: argparse.Namespace) -> int:
+    from .core.face_classifier import FaceClassifierConfig, iter_train
+
+    cfg = FaceClassifierConfig(train_faces=args.faces, epochs=args.epochs, seed=args.seed)
+    command = "genstudio " + " ".join(shlex.quote(a) for a in args.argv)
+    for ev in iter_train(args.out, cfg, command=command):
+        if ev.kind == "step" and not args.quiet and ev.step % 100 == 0:
+            print(f"step {ev.step}/{ev.total} loss {ev.metrics['loss']:.4f}")
+        elif ev.kind == "done":
+            figures = ", ".join(f"{k} {v:.3f}" for k, v in ev.metrics.items() if k != "seconds")
+            print(f"test: {figures}; {ev.metrics['seconds']:.0f} s; wrote {ev.path}")
+    return 0
+
+
 def _run_trainer(trainer, args) -> int:
     from tqdm import tqdm
 
@@ -140,7 +160,7 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _common_train_args(p: argparse.ArgumentParser, *, steps: int, lr: float, precision: str) -> None:
-    p.add_argument("--data", default="fashion-mnist")
+    p.add_argument("--data", default="fashion-mnist", help="fashion-mnist, or faces (procedural) for a GAN")
     p.add_argument("--data-dir", help="folder with the IDX files (default: Debian's dataset-fashion-mnist)")
     p.add_argument("--out", required=True, help="output .safetensors path")
     p.add_argument("--steps", type=int, default=steps)
@@ -198,6 +218,22 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (1 is the true ELBO)")
     v.add_argument("--captions", action="store_true", help="condition on caption embeddings (a conditional VAE)")
     v.set_defaults(func=_train_vae)
+    gn = tr.add_parser("gan", help="train a GAN (spectral-norm critic, hinge loss, generator EMA)")
+    _common_train_args(gn, steps=6000, lr=2e-4, precision="fp32")
+    gn.set_defaults(data="fashion-mnist", batch_size=64)
+    gn.add_argument("--z-dim", type=int, default=64)
+    gn.add_argument("--width", type=int, default=64, help="channels of both networks")
+    gn.add_argument("--loss", choices=["hinge", "nonsaturating"], default="hinge")
+    gn.add_argument("--d-lr", type=float, help="the critic's learning rate (default: --lr)")
+    gn.add_argument("--attribute-classifier", help="Faces: find attribute directions with this classifier")
+    gn.set_defaults(func=_train_gan)
+    fc = tr.add_parser("face-classifier", help="train the Faces attribute classifier")
+    fc.add_argument("--out", required=True)
+    fc.add_argument("--faces", type=int, default=20_000)
+    fc.add_argument("--epochs", type=int, default=3)
+    fc.add_argument("--seed", type=int, default=0)
+    fc.add_argument("--quiet", action="store_true")
+    fc.set_defaults(func=_train_face_classifier)
     from .cli_eval import add_eval, add_train_classifier  # classifier training and quality metrics
     add_train_classifier(tr)
     add_eval(sub)

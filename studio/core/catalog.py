@@ -30,4 +30,11 @@ CATALOG: dict[str, FamilyInfo] = {
         "An encoder maps an image to a Gaussian over a small latent vector; the decoder maps a latent "
         "back to an image. Generating draws the vector from the standard-normal prior and decodes it.",
     ),
+    "gan": FamilyInfo(
+        "gan", "GAN",
+        frozenset({"seed", "batch", "latent", "truncation"}),
+        (),
+        "A generator learns to turn a random vector into an image that a discriminator (a real-or-fake "
+        "critic trained against it) cannot tell from real data. Generating decodes a seeded vector.",
+    ),
 }

@@ -32,6 +32,7 @@ class GenerationRequest:
     height: int = 28
     # An explicit latent vector (families with one: VAE, GAN). Empty: drawn from the prior with the seed.
     latent: tuple[float, ...] = ()
+    truncation: float = 1.0  # GAN: the prior's draw is scaled by this (1: full diversity)
 
     def validated(self) -> "GenerationRequest":
         """Refuse values no widget would allow, with a message that names the field."""
@@ -45,6 +46,8 @@ class GenerationRequest:
             raise RequestError(f"Guidance scale must be between 0 and 30 (got {self.guidance}).")
         if not 0.0 <= self.eta <= 1.0:
             raise RequestError(f"eta must be between 0 and 1 (got {self.eta}).")
+        if not 0.0 <= self.truncation <= 1.0:
+            raise RequestError(f"Truncation must be between 0 and 1 (got {self.truncation}).")
         if self.latent:
             if not all(isinstance(v, (int, float)) and math.isfinite(v) and abs(v) <= MAX_LATENT
                        for v in self.latent):
@@ -93,6 +96,8 @@ class GenerationRequest:
             f"Size: {self.width}x{self.height}, Model hash: {self.checkpoint_hash}, Model: {self.checkpoint}, "
             f"Family: {self.family}, Batch size: {self.batch_size}, Eta: {self.eta:g}"
         )
+        if self.truncation != 1.0:
+            lines[-1] += f", Truncation: {self.truncation:g}"
         if self.latent:  # space-separated: the line's fields are comma-separated
             lines[-1] += ", Latent: " + " ".join(repr(float(v)) for v in self.latent)  # exact round trip
         return "\n".join(lines)
@@ -114,7 +119,7 @@ class GenerationRequest:
         d: dict = {"prompt": "\n".join(head), "negative_prompt": negative}
         mapping = {"Steps": "steps", "Sampler": "sampler", "CFG scale": "guidance", "Seed": "seed",
                    "Model hash": "checkpoint_hash", "Model": "checkpoint", "Family": "family",
-                   "Batch size": "batch_size", "Eta": "eta"}
+                   "Batch size": "batch_size", "Eta": "eta", "Truncation": "truncation"}
         for key, name in mapping.items():
             if key in kv:
                 d[name] = kv[key].strip()

@@ -135,6 +135,10 @@ class Trainer:
 
     def save_final(self) -> Path:
         """The shipped file: EMA weights only, plus the model card."""
+        shipped = self.task.shipped(self.ema.model) if self.task.shipped else self.ema.model
+        tensors = {f"ema.{k}": v for k, v in shipped.state_dict().items()}
+        if self.task.finalize is not None:  # first: it may add what it measured to the card
+            tensors.update(self.task.finalize(self.ema.model))
         card = {
             "id": self.out.stem, "family": self.task.family, "config": self.task.config,
             "training": {**asdict(self.cfg), "steps_done": self.step, "seconds": round(self.seconds, 1),
@@ -144,10 +148,6 @@ class Trainer:
         old = ckpt_io.read_card(self.out) if self.out.exists() else {}
         if "metrics" in old and old.get("training", {}).get("steps_done") == self.step:
             card["metrics"] = old["metrics"]
-        shipped = self.task.shipped(self.ema.model) if self.task.shipped else self.ema.model
-        tensors = {f"ema.{k}": v for k, v in shipped.state_dict().items()}
-        if self.task.finalize is not None:
-            tensors.update(self.task.finalize(self.ema.model))
         return ckpt_io.save(self.out, family=self.task.family, config=self.task.config, tensors=tensors,
                             extra={"step": self.step}, card=card)
 

@@ -20,9 +20,9 @@ from typing import NamedTuple
 import numpy as np
 
 SKIN_TONES: tuple[tuple[int, int, int], ...] = (
-    (255, 224, 196), (234, 192, 134), (198, 134, 66), (141, 85, 36))
+    (255, 224, 196), (234, 192, 134), (198, 134, 66), (146, 94, 56))
 HAIR_COLOURS: tuple[tuple[int, int, int], ...] = (
-    (28, 24, 22), (110, 68, 34), (236, 200, 92), (196, 62, 28))
+    (28, 24, 22), (92, 54, 28), (236, 200, 92), (196, 62, 28))
 HAIR_NAMES: tuple[str, ...] = ("black", "brown", "blond", "red")
 BACKGROUNDS: tuple[tuple[int, int, int], ...] = (
     (204, 228, 255), (212, 244, 212), (255, 232, 204), (236, 218, 250))
@@ -57,12 +57,12 @@ HEAD_RX = 0.88          # head half-width / r
 HAIR_DY, HAIR_RX, HAIR_RY = -0.12, 0.98, 1.08  # back hair ellipse: centre offset and radii / r
 HAIR_BOTTOM = 0.2       # back hair only above cy + this * r (it is a cap, not a beard)
 FRINGE_TOP, FRINGE_CURVE = -0.62, 0.22  # fringe edge: cy + r*(TOP + CURVE*t^2), t across the head
-EYE_DX, EYE_DY = 0.40, -0.10  # eye centres / r
-EYE_RX, EYE_RY = 0.17, 0.17   # eye white half-width and fully open half-height / r
-EYE_LINE = 0.045        # eye outline thickness / r; a closed eye is this outline squashed to a line
-PUPIL_R = 0.085
-GLASSES_R, GLASSES_T = 0.28, 0.10  # frame ring radius and thickness / r
-MOUTH_DY, MOUTH_W, MOUTH_DEPTH, MOUTH_T = 0.45, 0.32, 0.28, 0.10  # / r; DEPTH is the bend at |smile|=1
+EYE_DX, EYE_DY = 0.43, -0.10  # eye centres / r
+EYE_RX, EYE_RY = 0.20, 0.20   # eye white half-width and fully open half-height / r
+EYE_LINE = 0.04         # eye outline thickness / r; a closed eye is this outline squashed to a line
+PUPIL_R = 0.08
+GLASSES_R, GLASSES_T = 0.31, 0.10  # frame ring radius and thickness / r
+MOUTH_DY, MOUTH_W, MOUTH_DEPTH, MOUTH_T = 0.55, 0.32, 0.28, 0.10  # / r; DEPTH is the bend at |smile|=1
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,7 @@ class FaceAttributes:
 assert [f.name for f in fields(FaceAttributes)] == [a.name for a in ATTRIBUTES]
 
 Mask = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Box = tuple[float, float, float, float]  # u0, v0, u1, v1 in canvas units
 
 
 @lru_cache(maxsize=8)
@@ -121,25 +122,30 @@ def _axis(pixels: int) -> np.ndarray:
 
 
 def _paint(canvas: np.ndarray, colour: tuple[int, int, int],
-           box: tuple[float, float, float, float], mask: Mask) -> None:
-    """Paint colour where mask(u, v) holds, evaluating it only inside box = (u0, v0, u1, v1)."""
-    n = canvas.shape[0]
+           box: Box, mask: Mask) -> None:
+    """Paint colour where mask(u, v) holds, evaluating it only inside box = (u0, v0, u1, v1).
+
+    The canvas is channel-first (3, n, n): one boolean assignment per plane is about three times
+    faster than assigning RGB triples through a mask on an (n, n, 3) array.
+    """
+    n = canvas.shape[1]
     axis = _axis(n)
     x0, x1 = max(int(box[0] * n) - 1, 0), min(int(np.ceil(box[2] * n)) + 1, n)
     y0, y1 = max(int(box[1] * n) - 1, 0), min(int(np.ceil(box[3] * n)) + 1, n)
     if x0 >= x1 or y0 >= y1:
         return
     m = mask(axis[None, x0:x1], axis[y0:y1, None])
-    canvas[y0:y1, x0:x1][m] = colour
+    for plane, value in zip(canvas, colour):
+        plane[y0:y1, x0:x1][m] = value
 
 
-def _ellipse(cx: float, cy: float, rx: float, ry: float) -> tuple[tuple[float, float, float, float], Mask]:
+def _ellipse(cx: float, cy: float, rx: float, ry: float) -> tuple[Box, Mask]:
     def mask(u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return ((u - cx) / rx) ** 2 + ((v - cy) / ry) ** 2 <= 1.0
     return (cx - rx, cy - ry, cx + rx, cy + ry), mask
 
 
-def _ring(cx: float, cy: float, radius: float, thick: float) -> tuple[tuple[float, float, float, float], Mask]:
+def _ring(cx: float, cy: float, radius: float, thick: float) -> tuple[Box, Mask]:
     lo, hi = (radius - thick / 2) ** 2, (radius + thick / 2) ** 2
     def mask(u: np.ndarray, v: np.ndarray) -> np.ndarray:
         d2 = (u - cx) ** 2 + (v - cy) ** 2
@@ -149,7 +155,7 @@ def _ring(cx: float, cy: float, radius: float, thick: float) -> tuple[tuple[floa
 
 
 def _parabola(cx: float, cy: float, half_w: float, bend: float,
-              thick: float) -> tuple[tuple[float, float, float, float], Mask]:
+              thick: float) -> tuple[Box, Mask]:
     """A thick curve v = cy + bend*(1/2 - t^2), t = (u-cx)/half_w in [-1, 1], with round ends.
 
     bend > 0 puts the middle below the corners (image rows grow downwards): a smile. The curve is
@@ -181,8 +187,9 @@ def head_geometry(head_size: float) -> tuple[float, float, float]:
 def render(attrs: FaceAttributes, size: int = 32, supersample: int = 4) -> np.ndarray:
     """Draw one face as a (size, size, 3) uint8 RGB image."""
     n = size * supersample
-    canvas = np.empty((n, n, 3), dtype=np.uint8)
-    canvas[:] = BACKGROUNDS[attrs.background]
+    canvas = np.empty((3, n, n), dtype=np.uint8)
+    for plane, value in zip(canvas, BACKGROUNDS[attrs.background]):
+        plane.fill(value)
     cx, cy, r = head_geometry(attrs.head_size)
     hair, skin = HAIR_COLOURS[attrs.hair], SKIN_TONES[attrs.skin]
 
@@ -198,7 +205,8 @@ def render(attrs: FaceAttributes, size: int = 32, supersample: int = 4) -> np.nd
     def fringe(u: np.ndarray, v: np.ndarray) -> np.ndarray:
         t = (u - cx) / (HEAD_RX * r)
         return head(u, v) & (v <= cy + r * (FRINGE_TOP + FRINGE_CURVE * t * t))
-    _paint(canvas, hair, (head_box[0], head_box[1], head_box[2], cy + r * (FRINGE_TOP + FRINGE_CURVE)), fringe)
+    fringe_bottom = cy + r * (FRINGE_TOP + FRINGE_CURVE)
+    _paint(canvas, hair, (head_box[0], head_box[1], head_box[2], fringe_bottom), fringe)
 
     # Eyes: a dark outline ellipse, the white inside it and a pupil clipped to the white. The
     # white's height is proportional to eyes_open, so a closed eye is the outline squashed flat:
@@ -224,11 +232,20 @@ def render(attrs: FaceAttributes, size: int = 32, supersample: int = 4) -> np.nd
                                    MOUTH_DEPTH * r * attrs.smile, MOUTH_T * r))
 
     if supersample == 1:
-        return canvas
-    blocks = canvas.reshape(size, supersample, size, supersample, 3).astype(np.uint16)
-    total = blocks.sum(axis=(1, 3), dtype=np.uint32)
+        return np.ascontiguousarray(canvas.transpose(1, 2, 0))
+    # Box mean by adding strided slices: several times faster than .sum(axis=(...)) on blocks
+    # this small, and integer arithmetic keeps it exact.
     k = supersample * supersample
-    return ((total + k // 2) // k).astype(np.uint8)  # rounded box mean, exact and deterministic
+    wide = canvas.astype(np.uint16 if k <= 257 else np.uint32).reshape(3, size, supersample, n)
+    rows = wide[:, :, 0].copy()
+    for j in range(1, supersample):
+        rows += wide[:, :, j]
+    cols = rows.reshape(3, size, size, supersample)
+    total = cols[..., 0].copy()
+    for j in range(1, supersample):
+        total += cols[..., j]
+    mean = ((total + k // 2) // k).astype(np.uint8)  # rounded
+    return np.ascontiguousarray(mean.transpose(1, 2, 0))
 
 
 def sample_attributes(rng: np.random.Generator) -> FaceAttributes:
