@@ -60,6 +60,16 @@ def add_eval(subparsers) -> None:
     lk.add_argument("--json", action="store_true")
     lk.add_argument("--quiet", action="store_true")
     lk.set_defaults(func=_eval_likelihood)
+    fa = ev.add_parser("faces", help="a Faces GAN: Frechet distance and the measured attribute edit")
+    fa.add_argument("--checkpoint", required=True)
+    fa.add_argument("--classifier", default=str(resources_dir() / "classifiers" / "faces-attributes.safetensors"))
+    fa.add_argument("--num", type=int, default=2000, help="samples for the Frechet distance")
+    fa.add_argument("--attribute", default="smile")
+    fa.add_argument("--latents", type=int, default=200, help="latents walked along the attribute")
+    fa.add_argument("--seed", type=int, default=0)
+    fa.add_argument("--write-card", action="store_true")
+    fa.add_argument("--json", action="store_true")
+    fa.set_defaults(func=_eval_faces)
 
 
 def _train_classifier(args: argparse.Namespace) -> int:
@@ -162,6 +172,43 @@ def _eval_likelihood(args: argparse.Namespace) -> int:
               f"  active latent units       {m['active_units']:10d} of {m['latent_dim']}")
     if args.write_card:
         print(f"wrote metrics to {write_metrics_to_card(checkpoint, m, key='likelihood')}")
+    return 0
+
+
+def _eval_faces(args: argparse.Namespace) -> int:
+    from .core import checkpoint as ckpt_io
+    from .core.evaluation import write_metrics_to_card
+    from .core.face_classifier import load_face_classifier
+    from .core.families.gan import GANFamily
+    from .core.gan_eval import attribute_edit, faces_quality
+
+    checkpoint = _resolve_checkpoint(args.checkpoint)
+    if not Path(args.classifier).is_file():
+        raise StudioError(f"Classifier {args.classifier} does not exist; train one with "
+                          f"'genstudio train face-classifier --out {args.classifier}'.")
+    model = GANFamily.from_checkpoint(checkpoint)
+    clf = load_face_classifier(args.classifier)
+    q = faces_quality(model, clf, args.num, args.seed)
+    e = attribute_edit(model, clf, args.attribute, args.latents, args.seed)
+    stamp = {"checkpoint": checkpoint.stem, "checkpoint_hash": model.checkpoint.sha256,
+             "classifier": Path(args.classifier).stem, "classifier_hash": ckpt_io.file_hash(Path(args.classifier))}
+    q["settings"].update(stamp)
+    e["settings"].update(stamp)
+    if args.json:
+        print(json.dumps({"quality": q, "attribute_edit": e}, indent=2))
+    else:
+        print(f"{checkpoint.stem}: Frechet distance in Faces-classifier features {q['fid_face_classifier']:.3f} "
+              f"(real vs real: {q['fid_face_classifier_real_vs_real_same_n']:.3f}), {args.num} samples")
+        print(f"moving {len(e['steps'])} steps along {e['attribute']!r} ({args.latents} latents):")
+        print("  step   " + " ".join(f"{t:>6g}" for t in e["steps"]))
+        print(f"  {e['attribute']:6} " + " ".join(f"{v:6.3f}" for v in e["mean_score"])
+              + ("  (monotonic)" if e["monotonic"] else "  (NOT monotonic)"))
+        print("  other attributes, change from first to last step:")
+        for name, v in e["others_change"].items():
+            print(f"    {name:11} {v:.3f}")
+    if args.write_card:
+        write_metrics_to_card(checkpoint, q, key="quality")
+        print(f"wrote metrics to {write_metrics_to_card(checkpoint, e, key='attribute_edit')}")
     return 0
 
 

@@ -68,6 +68,30 @@ def make_tiny_vae(path: Path, *, latent_dim: int = 2, cond_dim: int = 0, directi
                            card={"id": path.stem, "family": "vae", "data": {"dataset": "tiny"}})
 
 
+def make_tiny_gan(path: Path, *, z_dim: int = 8, seed: int = 0) -> Path:
+    """An untrained 12x12 RGB GAN generator with an attribute-style slider basis, as a trained Faces
+    GAN ships it: two named attribute directions and two principal ones, orthonormal."""
+    import numpy as np
+    import torch
+
+    from studio.core import checkpoint
+    from studio.core.families.latent_family import basis_tensors
+    from studio.core.gan import Generator, GANConfig
+    from studio.core.latent import LatentBasis
+
+    torch.manual_seed(seed)
+    cfg = GANConfig(image_size=12, channels=3, z_dim=z_dim, g_channels=4, d_channels=4)
+    gen = Generator(cfg).eval()
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((z_dim, 4)))
+    names = ["smile", "glasses", "PC1", "PC2"]
+    basis = LatentBasis(names, q.T.astype(np.float32), np.zeros(z_dim, np.float32), np.ones(4, np.float32))
+    tensors = {f"ema.{k}": v for k, v in gen.state_dict().items()} | basis_tensors(basis)
+    config = {"gan": cfg.to_dict(), "dataset": "tiny", "latent_basis_names": names,
+              "latent_basis_kind": "attributes+pcs"}
+    return checkpoint.save(path, family="gan", config=config, tensors=tensors,
+                           card={"id": path.stem, "family": "gan", "data": {"dataset": "tiny"}})
+
+
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch) -> Path:
     """An empty user data folder (gallery, queue, settings, user checkpoints)."""
@@ -87,3 +111,9 @@ def tiny_ckpt(data_dir) -> Path:
 def tiny_vae(data_dir) -> Path:
     """A tiny 2-D VAE checkpoint registered in the user's checkpoint folder."""
     return make_tiny_vae(data_dir / "checkpoints" / "tiny-vae.safetensors")
+
+
+@pytest.fixture
+def tiny_gan(data_dir) -> Path:
+    """A tiny GAN checkpoint registered in the user's checkpoint folder."""
+    return make_tiny_gan(data_dir / "checkpoints" / "tiny-gan.safetensors")

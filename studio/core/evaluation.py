@@ -183,10 +183,10 @@ def generator_for(model, *, steps: int = 50, sampler: str = "ddim", guidance: fl
     if model.name == "diffusion":
         return (diffusion_generator(model, steps=steps, sampler=sampler, guidance=guidance),
                 {"sampler": sampler, "steps": steps, "guidance": guidance})
-    if model.name == "vae":
-        from .vae_eval import vae_generator
+    if model.name in ("vae", "gan"):
+        from .vae_eval import vae_generator  # prior -> decode, the same for both
 
-        return vae_generator(model), {"sampler": "prior -> decoder mean"}
+        return vae_generator(model), {"sampler": "prior -> decoder" + (" mean" if model.name == "vae" else "")}
     raise StudioError(f"The quality evaluation does not know the {model.name} family yet.")
 
 

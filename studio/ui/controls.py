@@ -12,7 +12,7 @@ from ..core.request import MAX_BATCH, MAX_SEED, MAX_STEPS, GenerationRequest
 
 
 class ControlsPanel(QWidget):
-    ROWS = ("steps", "sampler", "sampler", "guidance", "seed", "batch")  # the control each form row belongs to
+    ROWS = ("steps", "sampler", "sampler", "guidance", "truncation", "seed", "batch")  # each form row's control
     generateClicked = Signal()
     cancelClicked = Signal()
 
@@ -27,6 +27,9 @@ class ControlsPanel(QWidget):
         self.guidance = QDoubleSpinBox(minimum=0.0, maximum=30.0, singleStep=0.5, value=3.0, decimals=2)
         self.guidance.setToolTip("Classifier-free guidance: 0 ignores the prompt, 1 is plain conditioning, "
                                  "higher follows the prompt more closely")
+        self.truncation = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=1.0, decimals=2)
+        self.truncation.setToolTip("The truncation trick: the seed's latent vector is scaled by this. 1 keeps "
+                                   "the full variety; lower values give more typical, cleaner images")
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)  # QSpinBox is 32-bit signed
         self.seed_lock = QCheckBox("lock")
         self.seed_lock.setToolTip("Keep this seed; unlocked, every Generate draws a new one")
@@ -47,6 +50,7 @@ class ControlsPanel(QWidget):
         form.addRow("Sampler", self.sampler)
         form.addRow("DDIM eta", self.eta)
         form.addRow("Guidance", self.guidance)
+        form.addRow("Truncation", self.truncation)
         form.addRow("Seed", seed_row)
         form.addRow("Batch", self.batch)
         self.form = form
@@ -86,7 +90,8 @@ class ControlsPanel(QWidget):
     def fill(self, request: GenerationRequest) -> GenerationRequest:
         return request.with_(steps=self.steps.value(), sampler=self.sampler.currentText() or request.sampler,
                              eta=round(self.eta.value(), 4), guidance=round(self.guidance.value(), 4),
-                             seed=self.seed.value(), batch_size=self.batch.value())
+                             seed=self.seed.value(), batch_size=self.batch.value(),
+                             truncation=round(self.truncation.value(), 4))
 
     def apply(self, request: GenerationRequest) -> None:
         self.steps.setValue(request.steps)
@@ -96,6 +101,7 @@ class ControlsPanel(QWidget):
         self.guidance.setValue(request.guidance)
         self.seed.setValue(min(request.seed, self.seed.maximum()))
         self.batch.setValue(request.batch_size)
+        self.truncation.setValue(request.truncation)
 
     def set_busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)

@@ -16,15 +16,29 @@ from .latent_panel import LatentPanel
 
 def describe(model) -> tuple[str, str]:
     """A short line for the panel, and the longer explanation for its tooltip."""
-    dim = model.latent_dim
-    pcs = model.basis.explained is not None
-    short = (f"<b>{dim}-D latent</b> · {'prompt-conditioned' if model.conditional else 'unconditional'} · "
-             + (f"{len(model.basis)} principal directions" if pcs else "one slider per axis"))
+    dim, basis = model.latent_dim, model.basis
+    kind = getattr(model, "basis_kind", "pcs" if basis.explained is not None else "axes")
+    short = f"<b>{dim}-D latent</b> · {'prompt-conditioned' if model.conditional else 'unconditional'} · "
+    if kind == "attributes+pcs":
+        named = [n for n in basis.names if not n.startswith("PC")]
+        short += f"attributes: {', '.join(named)}; {len(basis) - len(named)} principal directions"
+        sliders = ("Attribute sliders move along the normal of a linear boundary that the Faces attribute "
+                   "classifier draws in latent space (InterFaceGAN), made orthogonal so each changes its "
+                   "attribute and little else. PC sliders are principal directions of the generator's "
+                   "first layer carried back to the latent (GANSpace). One unit is one prior standard deviation.")
+    elif model.name == "gan" and kind == "pcs":
+        short += f"{len(basis)} principal directions (GANSpace)"
+        sliders = ("Sliders: principal directions of the generator's first layer carried back to the latent "
+                   "(GANSpace), in prior standard deviations.")
+    elif kind == "pcs":
+        short += f"{len(basis)} principal directions"
+        sliders = (f"Sliders: the top {len(basis)} principal directions of the encoded training images, in "
+                   "standard deviations of the data along each (directions without variance are left out).")
+    else:
+        short += "one slider per axis"
+        sliders = "Sliders: the latent's own axes, in units of the standard-normal prior."
     cond = ("A conditional VAE: the prompt picks what is drawn, the latent how it looks." if model.conditional
             else "Unconditional: the prompt is ignored.")
-    sliders = (f"Sliders: the top {len(model.basis)} principal directions of the encoded training images, in "
-               "standard deviations of the data along each (directions without variance are left out)."
-               if pcs else "Sliders: the latent's own axes, in units of the standard-normal prior.")
     return short, f"{cond} {sliders}"
 
 
@@ -98,7 +112,7 @@ class LatentExplorer(QObject):
         self.map.set_model(model.basis, None if lm is None else lm.points, None if lm is None else lm.labels,
                            [] if lm is None else lm.class_names, "" if lm is None else lm.source,
                            conditional=model.conditional)
-        self.panel.set_model(model.basis, *describe(model))
+        self.panel.set_model(model.basis, *describe(model), can_encode=hasattr(model, "encode"))
         if self._pending_latent is not None and len(self._pending_latent) == model.latent_dim:
             self.panel.set_latent(self._pending_latent)
         self._pending_latent = None
@@ -111,10 +125,10 @@ class LatentExplorer(QObject):
         else:
             self._pending_latent = np.asarray(z, np.float32)
 
-    def follow_seed(self, seed: int) -> None:
+    def follow_seed(self, seed: int, truncation: float = 1.0) -> None:
         """After Generate drew from the prior, move the sliders to that vector (without redrawing)."""
         if self.model is not None:
-            self.controller.request("prior", seed, tag="follow")
+            self.controller.request("prior", seed, truncation, tag="follow")
 
     # --- requests and results ----------------------------------------------------------------------------
     def _latent_changed(self, z: np.ndarray, decode: bool) -> None:
@@ -143,7 +157,7 @@ class LatentExplorer(QObject):
     def _prior_for_seed(self) -> None:
         req = self._base_request()
         if req is not None:
-            self.controller.request("prior", req.seed, tag="panel")
+            self.controller.request("prior", req.seed, req.truncation, tag="panel")
 
     def _prior_ready(self, tag: str, z: np.ndarray) -> None:
         if tag == "panel":

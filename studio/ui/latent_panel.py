@@ -118,10 +118,12 @@ class LatentPanel(QWidget):
         self.original.fileDropped.connect(self.encodeRequested)
 
     # --- model ----------------------------------------------------------------------------------
-    def set_model(self, basis: LatentBasis, description: str, details: str = "") -> None:
+    def set_model(self, basis: LatentBasis, description: str, details: str = "", can_encode: bool = True) -> None:
         self.basis = basis
         self.info.setText(description)
         self.info.setToolTip(details)
+        for w in (self.original, self.reconstruction, self.encode_note):
+            w.setVisible(can_encode)  # a GAN has no encoder
         while self.rows.count():
             w = self.rows.takeAt(0).widget()
             if w is not None:

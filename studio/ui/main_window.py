@@ -228,7 +228,7 @@ class MainWindow(QMainWindow):
         self.last_result = result
         req = result.request
         if not req.latent and "latent" in CATALOG.get(req.family, CATALOG["diffusion"]).controls:
-            self.latent.follow_seed(req.seed)  # the sliders show the vector the first image came from
+            self.latent.follow_seed(req.seed, req.truncation)  # the sliders show the first image's vector
         elif req.latent:
             self.latent.set_latent(np.asarray(req.latent, np.float32))
         self.preview.finish(result.frames)

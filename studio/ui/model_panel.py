@@ -17,7 +17,10 @@ def card_html(info: CheckpointInfo) -> str:
     if t:
         rows.append(f"trained {t.get('steps_done', '?')} steps in {t.get('seconds', '?')} s on {t.get('device', '?')}")
     q = card.get("metrics", {}).get("quality", {})
-    if q:
+    if "fid_face_classifier" in q:
+        rows.append(f"Faces-classifier FD {q['fid_face_classifier']:.2f} "
+                    f"(real faces: {q['fid_face_classifier_real_vs_real_same_n']:.2f})")
+    elif q:
         fd = (f"classifier FD {q['fid_classifier']:.2f} "
               f"(real data: {q.get('fid_classifier_train_vs_test_same_n', float('nan')):.2f})")
         if q.get("prompt_accuracy") is None:
@@ -25,6 +28,12 @@ def card_html(info: CheckpointInfo) -> str:
         else:
             rows.append(f"prompt accuracy {q['prompt_accuracy']:.1%} (paraphrases "
                         f"{q.get('held_out_prompt_accuracy') or 0:.1%}); {fd}")
+    ed = card.get("metrics", {}).get("attribute_edit", {})
+    if ed:
+        worst = max(ed["others_change"].items(), key=lambda kv: kv[1])
+        rows.append(f"{ed['attribute']} slider −3→+3: {ed['attribute']} score {ed['mean_score'][0]:.2f} → "
+                    f"{ed['mean_score'][-1]:.2f}{' (monotonic)' if ed['monotonic'] else ''}; largest other "
+                    f"change: {worst[0]} {worst[1]:.3f}")
     lk = card.get("metrics", {}).get("likelihood", {})
     if lk:
         rows.append(f"test NLL {lk['test_nll_iwae_nats']:.1f} nats (IWAE k={lk['iwae_k']}), "

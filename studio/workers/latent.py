@@ -87,10 +87,10 @@ class _Worker(QObject):
             raise StudioError(f"{checkpoint} has no latent vector to explore.")
         self.loaded.emit(checkpoint, self.model)
 
-    def _do_prior(self, tag: str, seed: int) -> None:
+    def _do_prior(self, tag: str, seed: int, scale: float = 1.0) -> None:
         from ..core.families.latent_family import prior_latents
 
-        self.priorReady.emit(tag, prior_latents(seed, 1, self._need_model().latent_dim)[0])
+        self.priorReady.emit(tag, prior_latents(seed, 1, self._need_model().latent_dim)[0] * scale)
 
     def _do_decode(self, _tag: str, z: np.ndarray, prompt: str) -> None:
         self.decoded.emit(z, self._need_model().decode(z[None], prompt)[0])
