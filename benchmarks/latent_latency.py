@@ -1,8 +1,8 @@
-"""Slider-to-image latency of the latent panel in the running window: from a slider's valueChanged
+"""Slider-to-image latency of the latent panel (VAE and GAN) in the running window: from a slider's valueChanged
 to the decoded image painted on the preview canvas, p50/p99 over many moves. Goal: under 50 ms.
 
 Measured idle and while a diffusion job (batch 16) runs on the generation thread, for each shipped
-VAE; plus the latent map's redraw (a full plane of decoded tiles)."""
+VAE and GAN; plus the latent map's redraw (a full plane of decoded tiles)."""
 from __future__ import annotations
 
 import time
@@ -48,14 +48,15 @@ def map_latency(window, redraws: int) -> list[float]:
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--moves", type=int, default=300)
-    p.add_argument("--vae", nargs="+", default=["vae-fmnist-2d", "vae-fmnist-32d-text"])
+    p.add_argument("--vae", nargs="*", default=["vae-fmnist-2d", "vae-fmnist-32d-text"])
+    p.add_argument("--gan", nargs="*", default=["gan-faces", "gan-fmnist"])
     args = p.parse_args()
     rows = []
     app, window = make_window(args.checkpoint)  # diffusion first: it provides the background job
     busy_request = window.current_request().with_(prompt="a coat", steps=1000, batch_size=16, seed=1)
     run_job(window, busy_request.with_(steps=2))  # the diffusion model and text encoder are loaded
-    for vae in args.vae:
-        if not window.model_panel.select("vae", vae):
+    for family, vae in [("vae", c) for c in args.vae] + [("gan", c) for c in args.gan]:
+        if not window.model_panel.select(family, vae):
             raise SystemExit(f"{vae} is not installed")
         window.prompt_panel.set_text("a sneaker")
         wait_for(lambda: window.latent.model is not None and window.latent.last_z is not None)

@@ -60,9 +60,13 @@ def lowdin(vectors: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def attribute_directions(generator, classifier, z_dim: int, n: int = 6000, seed: int = 2
                          ) -> tuple[np.ndarray, dict[str, float]]:
-    """InterFaceGAN (Shen et al. 2020): generate faces, let the classifier label them, fit a linear
-    model of each attribute on z; its normalised weight vector is the attribute's direction.
-    Returns (len(EDITS), z_dim) orthonormal rows and each linear fit's R^2."""
+    """InterFaceGAN (Shen et al. 2020) with conditional manipulation: generate faces, let the
+    classifier label them, and fit a linear model of each attribute on z. An edit direction is its
+    attribute's normal with every other attribute's normal projected out, the categorical ones
+    (skin, hair, background: one normal per class) included, so moving it leaves them as they are.
+    Returns (len(EDITS), z_dim) orthonormal rows and each edited attribute's linear-fit R^2."""
+    from ..data.faces import ATTRIBUTES
+
     was = generator.training
     generator.eval()
     device = next(generator.parameters()).device
@@ -72,13 +76,24 @@ def attribute_directions(generator, classifier, z_dim: int, n: int = 6000, seed:
     generator.train(was)
     _, preds = classifier.embed(images)
     x = np.concatenate([z, np.ones((n, 1), np.float32)], axis=1)
-    normals, fits = [], {}
+
+    def normal(y: np.ndarray) -> tuple[np.ndarray, float]:
+        w, *_ = np.linalg.lstsq(x, y.astype(np.float64), rcond=None)
+        r2 = float(1 - np.var(y - x @ w) / max(np.var(y), 1e-12))
+        return w[:-1] / max(np.linalg.norm(w[:-1]), 1e-12), r2
+
+    edits, fits = {}, {}
     for name in EDITS:
-        y = preds[name].astype(np.float64)
-        w, *_ = np.linalg.lstsq(x, y, rcond=None)
-        fits[name] = float(1 - np.var(y - x @ w) / max(np.var(y), 1e-12))
-        normals.append(w[:-1] / np.linalg.norm(w[:-1]))
-    return lowdin(np.stack(normals)), fits
+        edits[name], fits[name] = normal(preds[name])
+    nuisance = [normal((preds[a.name] == k).astype(np.float64))[0]
+                for a in ATTRIBUTES if a.kind == "categorical" for k in range(a.classes)]
+    rows = []
+    for name in EDITS:
+        others = np.stack([v for k, v in edits.items() if k != name] + nuisance)
+        q, _ = np.linalg.qr(others.T)  # an orthonormal basis of what must not change
+        d = edits[name] - q @ (q.T @ edits[name])
+        rows.append(d / np.linalg.norm(d))
+    return lowdin(np.stack(rows)), fits
 
 
 def gan_task(dataset: str, *, batch_size: int = 64, data_dir: str | None = None, limit: int | None = None,
@@ -142,8 +157,10 @@ def gan_task(dataset: str, *, batch_size: int = 64, data_dir: str | None = None,
         rest = q.T[len(attrs):] * np.sign(np.sum(q.T[len(attrs):] * pcs.directions, axis=1, keepdims=True))
         dirs = np.concatenate([attrs, rest]).astype(np.float32)
         card["attribute_directions"] = {
-            "method": "InterFaceGAN: least-squares fit of each attribute (as the classifier predicts it) on z "
-                      "over 6000 samples; normals made orthonormal (Lowdin)",
+            "method": "InterFaceGAN with conditional manipulation: a least-squares fit of each attribute "
+                      "(as the classifier predicts it) on z over 6000 samples; each edit normal has the other "
+                      "attributes' normals (categorical: one per class) projected out; then made orthonormal "
+                      "(Lowdin)",
             "classifier": attribute_classifier, "fit_r2": {k: round(v, 4) for k, v in fits.items()}}
         return basis_tensors(LatentBasis(names, dirs, np.zeros(z_dim, np.float32), np.ones(len(dirs), np.float32)))
 
