@@ -46,7 +46,7 @@ def wait_for(condition, timeout: float = 120.0, poll_ms: int = 1) -> None:
     Qt's own (QEventLoop.exec), as in the app: a Python loop around processEvents() would keep the
     GUI thread in Python the whole time, which is neither what the app does nor safe while a
     worker thread imports modules (PySide6's import hook)."""
-    if condition():
+    if condition() and poll_ms == 1:
         return
     loop = QEventLoop()
     timer = QTimer()
@@ -56,6 +56,8 @@ def wait_for(condition, timeout: float = 120.0, poll_ms: int = 1) -> None:
     def check():
         if condition() or time.perf_counter() > end:
             loop.quit()
+
+    # wait_for(lambda: True, poll_ms=N) spins the event loop once for about N ms
 
     timer.timeout.connect(check)
     timer.start()

@@ -32,6 +32,23 @@ def slider_latency(window, moves: int) -> list[float]:
     return times
 
 
+def slider_during_map(window, trials: int) -> list[float]:
+    """A slider move made just after a map redraw started: the redraw must not hold it up."""
+    m, lx = window.latent.map, window.latent
+    times = []
+    for k in range(trials):
+        m.tiles.setValue(15 if k % 2 else 14)
+        wait_for(lambda: True, poll_ms=5)  # let the worker start on the plane
+        slider = lx.panel.sliders[k % len(lx.panel.sliders)]
+        before = lx.decodes_shown
+        t0 = time.perf_counter()
+        slider.setValue(slider.value() + (50 if slider.value() < 0 else -50))
+        wait_for(lambda: lx.decodes_shown > before)
+        times.append((time.perf_counter() - t0) * 1000)
+        wait_for(lambda: m._shown_key == m._key)
+    return times
+
+
 def map_latency(window, redraws: int) -> list[float]:
     m = window.latent.map
     times = []
@@ -71,6 +88,9 @@ def main() -> None:
                 wait_for(lambda: not window.controller.busy)
             rows.append((vae, "slider -> painted", label, len(lat), f"{percentile(lat, 50):.1f}",
                          f"{percentile(lat, 99):.1f}", f"{max(lat):.1f}"))
+        lat = slider_during_map(window, 20)
+        rows.append((vae, "slider -> painted", "while the map redraws", len(lat), f"{percentile(lat, 50):.1f}",
+                     f"{percentile(lat, 99):.1f}", f"{max(lat):.1f}"))
         lat = map_latency(window, 20)
         rows.append((vae, f"map redraw ({window.latent.map.tiles.value()}^2 tiles)", "idle", len(lat),
                      f"{percentile(lat, 50):.1f}", f"{percentile(lat, 99):.1f}", f"{max(lat):.1f}"))

@@ -39,6 +39,7 @@ def test_attribute_sliders_are_named_and_move_the_latent_along_their_direction(q
                                                                              atol=1e-5), timeout=LONG)
     assert np.array_equal(window.latent.last_image, family.decode(expected)[0])
     assert window.latent.map.scatter.data.size == 0, "no encoder, so no encoded points on the map"
+    assert not window.latent.map.show_points.isVisible()
     qtbot.waitUntil(lambda: window.latent.map.image.image is not None, timeout=LONG)
 
 

@@ -104,6 +104,7 @@ class LatentMapPanel(QWidget):
             combo.addItems(basis.names)
             combo.setCurrentIndex(default)
             combo.blockSignals(False)
+        self.show_points.setVisible(points is not None)  # a GAN has no encoded images to show
         self.x_axis.setEnabled(len(basis) > 2)
         self.y_axis.setEnabled(len(basis) > 2)
         self.legend.clear()

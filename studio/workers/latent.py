@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from ..core.errors import StudioError
 
 ORDER = ("load", "prior", "encode", "decode", "map", "strip")  # drained in this order
+MAP_CHUNK = 16  # map tiles decoded at a time: a chunk of a GAN takes ~20 ms
 
 
 def _default_loader(checkpoint: str):
@@ -107,7 +108,19 @@ class _Worker(QObject):
         self.encoded.emit(tag, z, image, m.decode(z[None], prompt)[0], note)
 
     def _do_map(self, _tag: str, key: object, zs: np.ndarray, prompt: str) -> None:
-        self.mapReady.emit(key, self._need_model().decode(zs, prompt))
+        """A plane of tiles takes a GAN a few hundred ms: decode it in chunks and serve slider moves
+        that arrive meanwhile first, so the map never holds the sliders up for more than a chunk."""
+        m, parts = self._need_model(), []
+        for s in range(0, len(zs), MAP_CHUNK):
+            self._serve_pending_decode()
+            parts.append(m.decode(zs[s:s + MAP_CHUNK], prompt))
+        self.mapReady.emit(key, np.concatenate(parts))
+
+    def _serve_pending_decode(self) -> None:
+        with self._lock:
+            args = self._pending.pop(("decode", ""), None)
+        if args is not None:
+            self._do_decode("", *args)
 
     def _do_strip(self, _tag: str, zs: np.ndarray, prompt: str) -> None:
         self.stripReady.emit(zs, self._need_model().decode(zs, prompt))
