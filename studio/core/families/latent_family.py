@@ -2,13 +2,18 @@
 basis and latent-map points a checkpoint ships beside its weights."""
 from __future__ import annotations
 
+from abc import abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .. import checkpoint as ckpt_io
+from ..events import Frame
 from ..latent import LatentBasis
+from ..request import GenerationRequest
+from .base import Family
 
 MIN_EXPLAINED = 0.005  # principal directions with less of the variance than this get no slider
 
@@ -64,3 +69,50 @@ def basis_tensors(basis: LatentBasis) -> dict[str, torch.Tensor]:
     if basis.explained is not None:
         out["latent.explained"] = torch.from_numpy(np.ascontiguousarray(basis.explained, np.float32))
     return out
+
+
+class LatentFamily(Family):
+    """A family whose images are ``decode(z)`` of one latent vector. Subclasses set ``config`` (with
+    image_size and channels), ``basis`` and ``latent_map``, and implement ``latent_dim`` and ``decode``."""
+
+    conditional = False
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self.config.image_size, self.config.image_size
+
+    @property
+    def channels(self) -> int:
+        return self.config.channels
+
+    @property
+    @abstractmethod
+    def latent_dim(self) -> int: ...
+
+    @abstractmethod
+    def decode(self, z: np.ndarray, prompt: str = "") -> np.ndarray:
+        """(N, D) or (D,) latents -> (N, H, W, C) uint8 images."""
+
+    def check_latent(self, z: np.ndarray) -> np.ndarray:
+        z = np.atleast_2d(np.asarray(z, np.float32))
+        if z.shape[1] != self.latent_dim:
+            from ..errors import StudioError
+
+            raise StudioError(f"This {self.label} has a {self.latent_dim}-D latent; got a vector of "
+                              f"{z.shape[1]} values.")
+        return z
+
+    def sample(self, request: GenerationRequest, *, want_noisy: bool = False) -> Iterator[Frame]:
+        """One step: the request's latent, or the seed's draw from the prior (scaled by the
+        truncation where the family offers it), through the decoder."""
+        req = request.validated()
+        if req.latent:
+            z = np.asarray(req.latent, np.float32)[None]
+        else:
+            z = prior_latents(req.seed, req.batch_size, self.latent_dim)
+            if "truncation" in self.controls:  # the truncation trick: typical images for less variety
+                z = z * req.truncation
+        yield Frame(1, 1, self.decode(z, req.prompt), final=True)
+
+    def generate(self, request: GenerationRequest) -> np.ndarray:
+        return next(iter(self.sample(request))).preview

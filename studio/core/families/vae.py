@@ -2,7 +2,6 @@
 latent panel decodes hand-set vectors, encodes dropped images and walks between latents."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,13 +9,11 @@ import torch
 
 from .. import checkpoint as ckpt_io
 from ..errors import StudioError
-from ..events import Frame
-from ..request import GenerationRequest
 from ..text import PromptEncoder, shared_encoder
 from ..vae import VAE, VAEConfig
-from .base import Family, register
-from .latent_family import (MIN_EXPLAINED, LatentMap, basis_from_checkpoint, map_from_checkpoint,  # noqa: F401
-                            prior_latents)
+from .base import register
+from .latent_family import (MIN_EXPLAINED, LatentFamily, LatentMap, basis_from_checkpoint,  # noqa: F401
+                            map_from_checkpoint, prior_latents)
 
 
 def to_unit(images: np.ndarray) -> torch.Tensor:
@@ -31,7 +28,7 @@ def from_unit(x: torch.Tensor) -> np.ndarray:
 
 
 @register
-class VAEFamily(Family):
+class VAEFamily(LatentFamily):
     name = "vae"  # label, controls and samplers come from its CATALOG entry
 
     def __init__(self, checkpoint: ckpt_io.Checkpoint, device: str = "cpu",
@@ -63,14 +60,6 @@ class VAEFamily(Family):
 
     # --- properties ---------------------------------------------------------------------------------
     @property
-    def image_size(self) -> tuple[int, int]:
-        return self.config.image_size, self.config.image_size
-
-    @property
-    def channels(self) -> int:
-        return self.config.channels
-
-    @property
     def latent_dim(self) -> int:
         return self.config.latent_dim
 
@@ -96,11 +85,8 @@ class VAEFamily(Family):
     @torch.no_grad()
     def decode(self, z: np.ndarray, prompt: str = "") -> np.ndarray:
         """(N, D) or (D,) latents -> (N, H, W, C) uint8 decoder means."""
-        z = np.atleast_2d(np.asarray(z, np.float32))
-        if z.shape[1] != self.latent_dim:
-            raise StudioError(f"This VAE has a {self.latent_dim}-D latent; got a vector of {z.shape[1]} values.")
-        zt = torch.from_numpy(z).to(self.device)
-        return from_unit(self.model.decode(zt, self._cond(prompt, len(z))))
+        z = self.check_latent(z)
+        return from_unit(self.model.decode(torch.from_numpy(z).to(self.device), self._cond(prompt, len(z))))
 
     @torch.no_grad()
     def encode(self, images: np.ndarray, prompt: str = "") -> np.ndarray:
@@ -111,16 +97,3 @@ class VAEFamily(Family):
                               f"channel(s), got {tuple(np.shape(images))}.")
         mu, _ = self.model.encode(x, self._cond(prompt, len(x)))
         return mu.float().cpu().numpy()
-
-    def sample(self, request: GenerationRequest, *, want_noisy: bool = False) -> Iterator[Frame]:
-        """One step: z from the request (or the prior, by seed) through the decoder."""
-        req = request.validated()
-        if req.latent:
-            z = np.asarray(req.latent, np.float32)[None]
-        else:
-            z = prior_latents(req.seed, req.batch_size, self.latent_dim)
-        images = self.decode(z, req.prompt)
-        yield Frame(1, 1, images, final=True)
-
-    def generate(self, request: GenerationRequest) -> np.ndarray:
-        return next(iter(self.sample(request))).preview
