@@ -119,7 +119,7 @@ def _generate(args: argparse.Namespace) -> int:
                               f"(got {len(latent)}).")
     base = model.default_request().with_(
         prompt=args.prompt, negative_prompt=args.negative_prompt, steps=args.steps, sampler=args.sampler,
-        guidance=args.guidance, seed=args.seed, eta=args.eta, latent=latent).validated()
+        guidance=args.guidance, seed=args.seed, eta=args.eta, latent=latent, truncation=args.truncation).validated()
     out = Path(args.out)
     images, metas = [], []
     done = 0
@@ -196,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--latent", help="VAE: decode this latent vector instead of drawing one from the prior: "
                    "numbers separated by spaces or commas, e.g. --latent=-0.5,1.25")
+    g.add_argument("--truncation", type=float, default=1.0,
+                   help="GAN: scale the seed's latent vector by this (0..1; lower is more typical, less varied)")
     g.add_argument("--num", type=int, default=1, help="how many images")
     g.add_argument("--grid", action="store_true", help="write one grid image instead of N files")
     g.add_argument("--out", required=True, help="a .png file, or a folder with --num N")

@@ -122,3 +122,14 @@ def test_attribute_edit_reads_every_attribute_along_the_walk(tmp_path):
     assert set(e["others_change"]) == {"eyes_open", "skin", "hair", "glasses", "head_size", "background"}
     with pytest.raises(StudioError, match="no 'eyes open' direction"):
         attribute_edit(Upsized(family), FaceClassifier(), "eyes_open", n=2)
+
+
+def test_cli_generates_with_truncation(tiny_gan, tmp_path):
+    from studio.cli import main
+    from studio.core.pngmeta import read_settings
+
+    out = tmp_path / "t.png"
+    assert main(["generate", "--checkpoint", "tiny-gan", "--truncation", "0.6", "--seed", "2", "--out", str(out),
+                 "--quiet"]) == 0
+    assert read_settings(out)[0].truncation == 0.6
+    assert main(["generate", "--checkpoint", "tiny-gan", "--truncation", "2", "--out", str(out), "--quiet"]) == 2
