@@ -177,6 +177,7 @@ def _eval_likelihood(args: argparse.Namespace) -> int:
 
 def _eval_faces(args: argparse.Namespace) -> int:
     from .core import checkpoint as ckpt_io
+    from .core.data.faces import ATTRIBUTES
     from .core.evaluation import write_metrics_to_card
     from .core.face_classifier import load_face_classifier
     from .core.families.gan import GANFamily
@@ -189,26 +190,34 @@ def _eval_faces(args: argparse.Namespace) -> int:
     model = GANFamily.from_checkpoint(checkpoint)
     clf = load_face_classifier(args.classifier)
     q = faces_quality(model, clf, args.num, args.seed)
-    e = attribute_edit(model, clf, args.attribute, args.latents, args.seed)
     stamp = {"checkpoint": checkpoint.stem, "checkpoint_hash": model.checkpoint.sha256,
              "classifier": Path(args.classifier).stem, "classifier_hash": ckpt_io.file_hash(Path(args.classifier))}
     q["settings"].update(stamp)
-    e["settings"].update(stamp)
+    # Every attribute slider the model has, so entanglement shows wherever it is, not only for smile.
+    sliders = [n.replace(" ", "_") for n in model.basis.names if not n.startswith("PC")]
+    if args.attribute not in sliders:
+        raise StudioError(f"{checkpoint.stem} has no {args.attribute!r} slider; it has: {', '.join(sliders) or 'none'}.")
+    edits = {}
+    for name in sliders:
+        edits[name] = attribute_edit(model, clf, name, args.latents, args.seed)
+        edits[name]["settings"].update(stamp)
     if args.json:
-        print(json.dumps({"quality": q, "attribute_edit": e}, indent=2))
+        print(json.dumps({"quality": q, "attribute_edits": edits}, indent=2))
     else:
         print(f"{checkpoint.stem}: Frechet distance in Faces-classifier features {q['fid_face_classifier']:.3f} "
               f"(real vs real: {q['fid_face_classifier_real_vs_real_same_n']:.3f}), {args.num} samples")
-        print(f"moving {len(e['steps'])} steps along {e['attribute']!r} ({args.latents} latents):")
-        print("  step   " + " ".join(f"{t:>6g}" for t in e["steps"]))
-        print(f"  {e['attribute']:6} " + " ".join(f"{v:6.3f}" for v in e["mean_score"])
-              + ("  (monotonic)" if e["monotonic"] else "  (NOT monotonic)"))
-        print("  other attributes, change from first to last step:")
-        for name, v in e["others_change"].items():
-            print(f"    {name:11} {v:.3f}")
+        names = [a.name for a in ATTRIBUTES]
+        print(f"\nwalking {args.latents} latents from -3 to +3 along each slider; the classifier's reading of "
+              "the slider's own attribute (start -> end), and how much every attribute changed:")
+        print(f"  {'slider':10} {'own reading':>17} {'monotonic':>9}  " + " ".join(f"{n[:10]:>10}" for n in names))
+        for name, e in edits.items():
+            changes = {**e["others_change"], name: e["change"]}
+            print(f"  {name:10} {e['mean_score'][0]:7.3f} -> {e['mean_score'][-1]:6.3f} {str(e['monotonic']):>9}  "
+                  + " ".join(f"{changes[n]:10.3f}" for n in names))
     if args.write_card:
         write_metrics_to_card(checkpoint, q, key="quality")
-        print(f"wrote metrics to {write_metrics_to_card(checkpoint, e, key='attribute_edit')}")
+        write_metrics_to_card(checkpoint, edits, key="attribute_edits")
+        print(f"wrote metrics to {write_metrics_to_card(checkpoint, edits[args.attribute], key='attribute_edit')}")
     return 0
 
 

@@ -71,3 +71,11 @@ def test_fashion_mnist_samples_are_varied_recognisable_clothing():
         probs = torch.softmax(clf.eval()(x), dim=1)
     assert len(set(probs.argmax(dim=1).tolist())) >= 5
     assert probs.max(dim=1).values.mean().item() > 0.45
+
+
+def test_every_attribute_slider_raises_its_own_attribute():
+    """All four are measured on the card; their side effects are there too (see the README's table)."""
+    edits = checkpoint.read_card(FACES)["metrics"]["attribute_edits"]
+    assert set(edits) == {"smile", "eyes_open", "glasses", "head_size"}
+    sha = checkpoint.file_hash(FACES)
+    assert all(e["monotonic"] and e["change"] > 0 and e["settings"]["checkpoint_hash"] == sha for e in edits.values())
