@@ -55,3 +55,36 @@ def test_generate_with_truncation_and_the_sliders_follow_the_shrunk_vector(qtbot
     assert result.request.truncation == 0.5
     assert np.array_equal(result.images[0], family.decode(z)[0])
     qtbot.waitUntil(lambda: np.allclose(window.latent.panel.z(), z, atol=1e-4), timeout=LONG)
+
+
+def test_training_a_tiny_gan_in_the_studio_plots_both_players_and_lists_the_result(qtbot, window, data_dir):
+    panel = window.training_panel
+    panel.recipe.setCurrentText("GAN on Faces")
+    panel.steps.setValue(30)
+    panel.name.setText("studio-trained")
+    panel.extra_options = {"width": 8, "limit": 64, "batch_size": 16, "z_dim": 8}
+    with qtbot.waitSignal(window.training.finished, timeout=LONG) as blocker:
+        panel.start_button.click()
+    assert blocker.args[0].endswith("studio-trained.safetensors")
+    qtbot.waitUntil(lambda: not window.training.busy, timeout=LONG)
+    assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(panel.curves)
+    assert len(panel.series["d_loss"][0]) >= 10, "a point per logged step"
+    assert panel.samples.image() is not None, "the fixed-noise grid is shown"
+    assert (data_dir / "checkpoints" / "studio-trained.safetensors").is_file()
+    assert window.model_panel.select("gan", "studio-trained"), "the new model is listed"
+
+
+def test_stopping_training_leaves_a_resumable_state(qtbot, window, data_dir):
+    panel = window.training_panel
+    panel.recipe.setCurrentText("GAN on Faces")
+    panel.steps.setValue(5000)
+    panel.name.setText("stopped")
+    panel.extra_options = {"width": 8, "limit": 64, "batch_size": 16, "z_dim": 8}
+    with qtbot.waitSignal(window.training.event, timeout=LONG):
+        panel.start_button.click()
+    with qtbot.waitSignal(window.training.failed, timeout=LONG) as blocker:
+        panel.stop_button.click()
+    assert "stopped at step" in blocker.args[0]
+    qtbot.waitUntil(lambda: not window.training.busy, timeout=LONG)
+    assert (data_dir / "checkpoints" / "stopped.state.safetensors").is_file()
+    assert not (data_dir / "checkpoints" / "stopped.safetensors").exists()

@@ -16,6 +16,7 @@ from ..core.gallery import GalleryItem, GalleryStore
 from ..core.pngmeta import read_settings
 from ..core.request import GenerationRequest
 from ..workers.generation import GenerationController, JobResult
+from ..workers.training import TrainingController
 from .controls import ControlsPanel
 from .gallery_panel import GalleryPanel
 from .latent_explorer import LatentExplorer
@@ -23,6 +24,7 @@ from .model_panel import ModelPanel
 from .preview import PreviewPanel
 from .prompt import PromptPanel
 from .queue_panel import QueuePanel
+from .training_panel import TrainingPanel
 
 
 class MainWindow(QMainWindow):
@@ -46,6 +48,8 @@ class MainWindow(QMainWindow):
         self.gallery = GalleryPanel(store)
         self.queue_panel = QueuePanel(controller)
         self.latent = latent or LatentExplorer(self.prompt_panel.text, self.current_request)
+        self.training = TrainingController(self)
+        self.training_panel = TrainingPanel()
         self.setDockNestingEnabled(True)
         # Every panel is a dock (movable, closable, remembered); no central widget is needed.
         self.docks: dict[str, QDockWidget] = {}
@@ -64,6 +68,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Gallery"], self.docks["Latent map"])
         self._dock("Interpolate", self.latent.interpolate, right)
         self.tabifyDockWidget(self.docks["Queue"], self.docks["Interpolate"])
+        self._dock("Training", self.training_panel, right)
+        self.tabifyDockWidget(self.docks["Queue"], self.docks["Training"])
+        self.docks["Queue"].raise_()
         self.resizeDocks([self.docks["Model"], self.docks["Preview"], self.docks["Gallery"]], [300, 640, 420],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["Gallery"], self.docks["Queue"]], [600, 240], Qt.Orientation.Vertical)
@@ -85,6 +92,13 @@ class MainWindow(QMainWindow):
         lx.keep.connect(self._keep)
         lx.modelLoaded.connect(self._latent_model_loaded)
         self.prompt_panel.prompt.textChanged.connect(lx.prompt_changed)
+        tp, tc = self.training_panel, self.training
+        tp.startRequested.connect(self._start_training)
+        tp.stopRequested.connect(tc.stop)
+        tc.event.connect(tp.show_event)
+        tc.busyChanged.connect(tp.set_busy)
+        tc.finished.connect(self._trained)
+        tc.failed.connect(lambda msg: (tp.status.setText(msg), self.notify(msg, error=True)))
         self.controls.generateClicked.connect(self.generate)
         self.controls.cancelClicked.connect(self.controller.cancel)
         self.preview.noisyToggled.connect(lambda on: setattr(self.controller, "want_noisy", on))
@@ -208,6 +222,21 @@ class MainWindow(QMainWindow):
         has_latent = ck is not None and "latent" in CATALOG[ck.family].controls
         self.latent.load(ck.id if has_latent else None)
 
+    def _start_training(self, family: str, dataset: str, out: str, steps: int, options: dict, train: dict) -> None:
+        try:
+            self.training.start(family, dataset, out, steps, options, train)
+        except StudioError as e:
+            self.notify(str(e), error=True)
+            return
+        self.notify(f"Training a {family} on {dataset} for {steps} steps into {out}.")
+
+    def _trained(self, path: str) -> None:
+        current = self.model_panel.current()
+        self.model_panel.rescan()
+        if current is not None:
+            self.model_panel.select(current.family, current.id)
+        self.notify(f"Trained {Path(path).stem}; it is listed in the Model panel.")
+
     def _latent_model_loaded(self, model) -> None:
         """An unconditional model ignores prompts: say so instead of leaving a box that does nothing."""
         self.prompt_panel.setEnabled(bool(model.conditional))
@@ -290,4 +319,6 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.controller.cancel()
         self.latent.shutdown()
+        self.training.stop()
+        self.training.wait()
         super().closeEvent(event)

@@ -1,0 +1,112 @@
+"""The Training panel: train a GAN or a VAE from the studio and watch it. Every logged step adds
+points to the loss curves (for a GAN: both players' losses and the critic's mean logits on real
+and generated images, D(x) and D(G(z))), and every sample step shows the fixed-noise grid, so
+instability and mode collapse are visible as they happen."""
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
+
+from ..core.paths import user_data_dir
+from .canvas import ImageCanvas
+from .latent_map import CLASS_COLOURS
+from .qimage import batch_qimage
+
+# What the panel can train: label -> (family, dataset, the task's options, the trainer's settings),
+# the settings the shipped checkpoints were trained with.
+RECIPES: dict[str, tuple[str, str, dict, dict]] = {
+    "GAN on Faces": ("gan", "faces", {"width": 32, "batch_size": 64, "lr": 2e-4},
+                     {"batch_size": 64, "lr": 2e-4, "precision": "fp32"}),
+    "GAN on Fashion-MNIST": ("gan", "fashion-mnist", {"width": 32, "batch_size": 64, "lr": 2e-4},
+                             {"batch_size": 64, "lr": 2e-4, "precision": "fp32"}),
+    "VAE (2-D latent) on Fashion-MNIST": ("vae", "fashion-mnist", {"latent_dim": 2},
+                                          {"lr": 1e-3, "precision": "fp32"}),
+}
+PLOTTED = ("loss", "d_loss", "g_loss", "d_real", "d_fake", "nelbo", "kl", "recon")
+
+
+class TrainingPanel(QWidget):
+    startRequested = Signal(str, str, str, int, dict, dict)  # family, dataset, out, steps, options, trainer
+    stopRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.recipe = QComboBox()
+        self.recipe.addItems(list(RECIPES))
+        self.steps = QSpinBox(minimum=10, maximum=200_000, value=3000, singleStep=500)
+        self.name = QLineEdit("my-model")
+        self.name.setToolTip("Saved as <user data>/checkpoints/NAME.safetensors, where the Model panel finds it")
+        self.start_button = QPushButton("Train")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.status = QLabel("Pick what to train, then Train. The curves and samples update as it goes.")
+        self.status.setWordWrap(True)
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground("#1e1e22")
+        self.plot.addLegend(offset=(-4, 4), labelTextSize="7pt")
+        self.plot.setLabel("bottom", "step")
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.series: dict[str, tuple[list[int], list[float]]] = {}
+        self.samples = ImageCanvas("fixed-noise samples appear here")
+        self.samples.setMinimumSize(120, 120)
+        self.extra_options: dict = {}  # merged into the recipe's options (tests use tiny networks)
+
+        form = QFormLayout()
+        form.addRow("Train", self.recipe)
+        form.addRow("Steps", self.steps)
+        form.addRow("Name", self.name)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button, 1)
+        buttons.addWidget(self.stop_button)
+        views = QHBoxLayout()
+        views.addWidget(self.plot, 2)
+        views.addWidget(self.samples, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addLayout(views, 1)
+        layout.addWidget(self.status)
+        self.start_button.clicked.connect(self._start)
+        self.stop_button.clicked.connect(self.stopRequested)
+
+    def out_path(self) -> str:
+        name = "".join(c for c in self.name.text().strip() if c.isalnum() or c in "-_") or "my-model"
+        return str(user_data_dir() / "checkpoints" / f"{name}.safetensors")
+
+    def _start(self) -> None:
+        family, dataset, options, train = RECIPES[self.recipe.currentText()]
+        steps = self.steps.value()
+        train = {**train, "log_every": max(1, steps // 300), "sample_every": max(10, steps // 10),
+                 "checkpoint_every": max(50, steps // 5), "warmup": min(200, steps // 10)}
+        for curve in self.curves.values():
+            self.plot.removeItem(curve)
+        self.plot.getPlotItem().legend.clear()
+        self.curves, self.series = {}, {}
+        self.samples.set_image(None)
+        self.startRequested.emit(family, dataset, self.out_path(), steps, {**options, **self.extra_options}, train)
+
+    def set_busy(self, busy: bool) -> None:
+        self.start_button.setEnabled(not busy)
+        self.stop_button.setEnabled(busy)
+
+    def show_event(self, ev) -> None:
+        if ev.kind == "step":
+            for k, v in ev.metrics.items():
+                if k not in PLOTTED:
+                    continue
+                xs, ys = self.series.setdefault(k, ([], []))
+                xs.append(ev.step)
+                ys.append(v)
+                if k not in self.curves:
+                    colour = CLASS_COLOURS[len(self.curves) % len(CLASS_COLOURS)]
+                    self.curves[k] = self.plot.plot(name=k, pen=pg.mkPen(colour, width=2))
+                self.curves[k].setData(xs, ys)
+            figures = ", ".join(f"{k} {v:.3g}" for k, v in ev.metrics.items() if k in PLOTTED)
+            self.status.setText(f"step {ev.step}/{ev.total}: {figures}")
+        elif ev.kind == "samples" and ev.images is not None:
+            self.samples.set_image(batch_qimage(ev.images))
+        elif ev.kind == "done":
+            self.status.setText(f"Done: {ev.step} steps in {ev.metrics.get('seconds', 0):.0f} s; saved {ev.path}. "
+                                "It is now in the Model panel.")
