@@ -117,3 +117,30 @@ def tiny_vae(data_dir) -> Path:
 def tiny_gan(data_dir) -> Path:
     """A tiny GAN checkpoint registered in the user's checkpoint folder."""
     return make_tiny_gan(data_dir / "checkpoints" / "tiny-gan.safetensors")
+
+
+@pytest.fixture
+def latent_window(qtbot):
+    """Opens the real main window on a latent-family checkpoint, once its model is loaded and the
+    first vector decoded; closes it cleanly (generation, latent and training threads) afterwards."""
+    windows = []
+    timeout = 60_000
+
+    def open_window(family: str, checkpoint: str):
+        from studio.ui.app import build_window
+
+        w = build_window(preload=False)
+        qtbot.addWidget(w)
+        w.show()
+        assert w.model_panel.select(family, checkpoint)
+        qtbot.waitUntil(lambda: w.latent.model is not None and w.latent.last_z is not None, timeout=timeout)
+        windows.append(w)
+        return w
+
+    yield open_window
+    for w in windows:
+        w.controller.cancel()
+        w.training.stop()
+        qtbot.waitUntil(lambda: not w.controller.busy and not w.training.busy, timeout=timeout)
+        w.latent.shutdown()
+        w.store.close()

@@ -7,23 +7,13 @@ import pytest
 
 from studio.core.families.gan import GANFamily
 from studio.core.families.latent_family import prior_latents
-from studio.ui.app import build_window
 
 LONG = 60_000
 
 
 @pytest.fixture
-def window(qtbot, tiny_gan):
-    w = build_window(preload=False)
-    qtbot.addWidget(w)
-    w.show()
-    assert w.model_panel.select("gan", "tiny-gan")
-    qtbot.waitUntil(lambda: w.latent.model is not None and w.latent.last_z is not None, timeout=LONG)
-    yield w
-    w.controller.cancel()
-    qtbot.waitUntil(lambda: not w.controller.busy, timeout=LONG)
-    w.latent.shutdown()
-    w.store.close()
+def window(latent_window, tiny_gan):
+    return latent_window("gan", "tiny-gan")
 
 
 def test_attribute_sliders_are_named_and_move_the_latent_along_their_direction(qtbot, window, tiny_gan):

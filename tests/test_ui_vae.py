@@ -9,23 +9,13 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from studio.core.families.vae import VAEFamily, prior_latents
-from studio.ui.app import build_window
 
 LONG = 60_000
 
 
 @pytest.fixture
-def window(qtbot, tiny_vae, tiny_ckpt):
-    w = build_window(preload=False)
-    qtbot.addWidget(w)
-    w.show()
-    assert w.model_panel.select("vae", "tiny-vae")
-    qtbot.waitUntil(lambda: w.latent.model is not None and w.latent.last_z is not None, timeout=LONG)
-    yield w
-    w.controller.cancel()
-    qtbot.waitUntil(lambda: not w.controller.busy, timeout=LONG)
-    w.latent.shutdown()
-    w.store.close()
+def window(latent_window, tiny_vae, tiny_ckpt):
+    return latent_window("vae", "tiny-vae")
 
 
 @pytest.fixture
