@@ -10,7 +10,6 @@ from studio.core.errors import CheckpointError, RequestError, StudioError
 from studio.core.families.vae import VAEFamily, prior_latents
 from studio.core.images import load_for_model
 from studio.core.request import GenerationRequest
-from studio.core.vae_eval import vae_generator
 from tests.conftest import make_tiny_vae
 
 
@@ -35,7 +34,7 @@ def test_sample_yields_one_final_frame_and_seeds_follow_seed_plus_i(family):
         single = family.generate(req(family, seed=10 + i))[0]
         assert np.abs(batch[i].astype(int) - single.astype(int)).max() <= 1
     assert np.array_equal(prior_latents(10, 3, 2)[2], prior_latents(12, 1, 2)[0])
-    assert np.array_equal(vae_generator(family)("", 3, 10), family.decode(prior_latents(10, 3, 2)))
+    assert np.array_equal(family.generate_fn()("", 3, 10), family.decode(prior_latents(10, 3, 2)))
 
 
 def test_an_explicit_latent_is_decoded_and_the_seed_ignored(family):

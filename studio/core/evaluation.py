@@ -184,9 +184,7 @@ def generator_for(model, *, steps: int = 50, sampler: str = "ddim", guidance: fl
         return (diffusion_generator(model, steps=steps, sampler=sampler, guidance=guidance),
                 {"sampler": sampler, "steps": steps, "guidance": guidance})
     if model.name in ("vae", "gan"):
-        from .vae_eval import vae_generator  # prior -> decode, the same for both
-
-        return vae_generator(model), {"sampler": "prior -> decoder" + (" mean" if model.name == "vae" else "")}
+        return model.generate_fn(), {"sampler": "prior -> decoder" + (" mean" if model.name == "vae" else "")}
     raise StudioError(f"The quality evaluation does not know the {model.name} family yet.")
 
 

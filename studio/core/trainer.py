@@ -98,7 +98,7 @@ class Trainer:
             self._load_state()
 
     # --- persistence -------------------------------------------------------------------------
-    def _save_state(self) -> Path:
+    def save_state(self) -> Path:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         tensors.update({f"ema.{k}": v for k, v in self.ema.model.state_dict().items()})
         groups = []
@@ -211,7 +211,7 @@ class Trainer:
             if self.task.samples and (self.step % cfg.sample_every == 0 or self.step == cfg.steps):
                 yield TrainEvent("samples", self.step, cfg.steps, images=self.task.samples(self.ema.model))
             if self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps:
-                yield TrainEvent("checkpoint", self.step, cfg.steps, path=str(self._save_state()))
-        self._save_state()
+                yield TrainEvent("checkpoint", self.step, cfg.steps, path=str(self.save_state()))
+        self.save_state()
         yield TrainEvent("done", self.step, cfg.steps, path=str(self.save_final()),
                          metrics={"seconds": self.seconds})

@@ -11,7 +11,6 @@ import torch
 
 from .data import fashion_mnist
 from .errors import StudioError
-from .evaluation import GenerateFn
 
 Progress = Callable[[str, int, int], None]
 
@@ -78,14 +77,3 @@ def likelihood(family, data_dir: str | None = None, *, k: int = 100, limit: int 
                      "reconstruction": "decoder mean of the posterior mean; MSE against the gray image in [0, 1]"},
         "seconds": round(time.perf_counter() - t0, 1),
     }
-
-
-def vae_generator(family) -> GenerateFn:
-    """``generate(prompt, n, seed)`` through the prior and the decoder, the same images the studio
-    shows for that prompt at seeds seed .. seed + n - 1."""
-    from .families.vae import prior_latents
-
-    def generate(prompt: str, n: int, seed: int) -> np.ndarray:
-        return family.decode(prior_latents(seed, n, family.latent_dim), prompt)
-
-    return generate

@@ -17,23 +17,19 @@ from .latent_panel import LatentPanel
 def describe(model) -> tuple[str, str]:
     """A short line for the panel, and the longer explanation for its tooltip."""
     dim, basis = model.latent_dim, model.basis
-    kind = getattr(model, "basis_kind", "pcs" if basis.explained is not None else "axes")
+    kind = model.basis_kind
     short = f"<b>{dim}-D latent</b> · {'prompt-conditioned' if model.conditional else 'unconditional'} · "
     if kind == "attributes+pcs":
         named = [n for n in basis.names if not n.startswith("PC")]
         short += f"attributes: {', '.join(named)}; {len(basis) - len(named)} principal directions"
         sliders = ("Attribute sliders move along the normal of a linear boundary that the Faces attribute "
-                   "classifier draws in latent space (InterFaceGAN), made orthogonal so each changes its "
-                   "attribute and little else. PC sliders are principal directions of the generator's "
-                   "first layer carried back to the latent (GANSpace). One unit is one prior standard deviation.")
-    elif model.name == "gan" and kind == "pcs":
-        short += f"{len(basis)} principal directions (GANSpace)"
-        sliders = ("Sliders: principal directions of the generator's first layer carried back to the latent "
-                   "(GANSpace), in prior standard deviations.")
+                   "classifier draws in latent space (InterFaceGAN), with the other attributes' normals "
+                   "projected out so each changes its attribute and little else. One unit is one prior "
+                   f"standard deviation. PC sliders: principal directions of {model.pcs_source}.")
     elif kind == "pcs":
         short += f"{len(basis)} principal directions"
-        sliders = (f"Sliders: the top {len(basis)} principal directions of the encoded training images, in "
-                   "standard deviations of the data along each (directions without variance are left out).")
+        sliders = (f"Sliders: the top {len(basis)} principal directions of {model.pcs_source} "
+                   "(directions without variance are left out).")
     else:
         short += "one slider per axis"
         sliders = "Sliders: the latent's own axes, in units of the standard-normal prior."

@@ -256,7 +256,7 @@ class MainWindow(QMainWindow):
     def _finished(self, _job_id: str, result: JobResult) -> None:
         self.last_result = result
         req = result.request
-        if not req.latent and "latent" in CATALOG.get(req.family, CATALOG["diffusion"]).controls:
+        if not req.latent and req.family in CATALOG and "latent" in CATALOG[req.family].controls:
             self.latent.follow_seed(req.seed, req.truncation)  # the sliders show the first image's vector
         elif req.latent:
             self.latent.set_latent(np.asarray(req.latent, np.float32))

@@ -31,7 +31,7 @@ class _Run(QThread):
             for ev in trainer.run():
                 self.event.emit(ev)
                 if self.stop_requested.is_set():
-                    path = trainer._save_state()
+                    path = trainer.save_state()
                     self.failed.emit(f"Training stopped at step {trainer.step}; the resumable state is {path}.")
                     return
         except StudioError as e:

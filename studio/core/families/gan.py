@@ -31,7 +31,7 @@ class GANFamily(LatentFamily):
         self.generator.to(device).eval()
         self.basis = basis_from_checkpoint(checkpoint, cfg.z_dim)
         self.latent_map = map_from_checkpoint(checkpoint)
-        self.basis_kind = checkpoint.config.get("latent_basis_kind", "axes")
+        self._basis_kind = checkpoint.config.get("latent_basis_kind", "axes")
 
     @classmethod
     def from_checkpoint(cls, path: Path, device: str = "cpu", **_ignored):
@@ -42,6 +42,12 @@ class GANFamily(LatentFamily):
         from .gan_train import gan_task
 
         return gan_task(dataset, **options)
+
+    pcs_source = "the generator's first layer carried back to the latent (GANSpace), in prior standard deviations"
+
+    @property
+    def basis_kind(self) -> str:
+        return self._basis_kind
 
     @property
     def latent_dim(self) -> int:

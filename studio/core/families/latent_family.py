@@ -76,6 +76,13 @@ class LatentFamily(Family):
     image_size and channels), ``basis`` and ``latent_map``, and implement ``latent_dim`` and ``decode``."""
 
     conditional = False
+    # Where principal-direction sliders come from, said in the latent panel's tooltip.
+    pcs_source = "the encoded training images, in standard deviations of the data along each"
+
+    @property
+    def basis_kind(self) -> str:
+        """"axes", "pcs" or "attributes+pcs": what the sliders are."""
+        return "pcs" if self.basis.explained is not None else "axes"
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -116,3 +123,8 @@ class LatentFamily(Family):
 
     def generate(self, request: GenerationRequest) -> np.ndarray:
         return next(iter(self.sample(request))).preview
+
+    def generate_fn(self):
+        """``generate(prompt, n, seed)`` for the evaluations: the images the studio shows for that
+        prompt at seeds seed .. seed + n - 1 (no truncation)."""
+        return lambda prompt, n, seed: self.decode(prior_latents(seed, n, self.latent_dim), prompt)
