@@ -9,25 +9,34 @@ from pathlib import Path
 from .core.errors import StudioError
 
 
-def _trainer_for(family: str, args: argparse.Namespace, **options):
-    """The shared Trainer for ``family`` with the common options (steps, lr, EMA, device, resume)."""
+def _task_options(args: argparse.Namespace) -> dict:
+    """What every TrainTask builder takes from the common options (and sets the thread count)."""
     import torch
 
     from .core.device import pick_device
-    from .core.families import get_family
-    from .core.trainer import Trainer, TrainConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
-    command = "genstudio " + " ".join(shlex.quote(a) for a in args.argv)
-    task = get_family(family).train_task(args.data, batch_size=args.batch_size, data_dir=args.data_dir,
-                                         limit=args.limit, device=device, seed=args.seed, command=command,
-                                         **options)
+    return {"batch_size": args.batch_size, "data_dir": args.data_dir, "limit": args.limit,
+            "device": pick_device(args.device), "seed": args.seed,
+            "command": "genstudio " + " ".join(shlex.quote(a) for a in args.argv)}
+
+
+def _trainer(task, args: argparse.Namespace):
+    from .core.device import pick_device
+    from .core.trainer import Trainer, TrainConfig
+
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, precision=args.precision,
                       sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, seed=args.seed,
                       ema_decay=args.ema_decay, log_every=args.log_every)
-    return Trainer(task, cfg, args.out, device, resume=args.resume)
+    return Trainer(task, cfg, args.out, pick_device(args.device), resume=args.resume)
+
+
+def _trainer_for(family: str, args: argparse.Namespace, **options):
+    """The shared Trainer for ``family`` with the common options (steps, lr, EMA, device, resume)."""
+    from .core.families import get_family
+
+    return _trainer(get_family(family).train_task(args.data, **_task_options(args), **options), args)
 
 
 def _train_diffusion(args: argparse.Namespace) -> int:
@@ -50,6 +59,30 @@ def _train_vae(args: argparse.Namespace) -> int:
 def _train_gan(args: argparse.Namespace) -> int:
     trainer = _trainer_for("gan", args, z_dim=args.z_dim, width=args.width, loss=args.loss, lr=args.lr,
                            d_lr=args.d_lr, attribute_classifier=args.attribute_classifier)
+    return _run_trainer(trainer, args)
+
+
+def _train_pixelcnn(args: argparse.Namespace) -> int:
+    from .core.text import PromptEncoder
+
+    trainer = _trainer_for("autoregressive", args, arch="pixelcnn", encoder=PromptEncoder() if args.captions else None,
+                           captions=args.captions, channels=args.channels, layers=args.layers, head=args.head)
+    return _run_trainer(trainer, args)
+
+
+def _train_vqvae(args: argparse.Namespace) -> int:
+    from .core.families.ar_transformer_train import vqvae_task
+
+    task = vqvae_task(codes=args.codes, code_dim=args.code_dim, hidden=args.hidden, **_task_options(args))
+    return _run_trainer(_trainer(task, args), args)
+
+
+def _train_ar_transformer(args: argparse.Namespace) -> int:
+    from .core.text import PromptEncoder
+
+    trainer = _trainer_for("autoregressive", args, arch="transformer", tokenizer=args.tokenizer,
+                           encoder=PromptEncoder() if args.captions else None, captions=args.captions,
+                           dim=args.dim, layers=args.layers, heads=args.heads)
     return _run_trainer(trainer, args)
 
 
@@ -229,6 +262,29 @@ def build_parser() -> argparse.ArgumentParser:
     gn.add_argument("--d-lr", type=float, help="the critic's learning rate (default: --lr)")
     gn.add_argument("--attribute-classifier", help="Faces: find attribute directions with this classifier")
     gn.set_defaults(func=_train_gan)
+    pc = tr.add_parser("pixelcnn", help="train a Gated PixelCNN on binarised Fashion-MNIST (prompt-conditioned)")
+    _common_train_args(pc, steps=2000, lr=2e-3, precision="bf16")
+    pc.set_defaults(batch_size=64)
+    pc.add_argument("--channels", type=int, default=32, help="features of each stack")
+    pc.add_argument("--layers", type=int, default=7, help="gated layers after the first")
+    pc.add_argument("--head", type=int, default=64, help="hidden units of the per-pixel output network")
+    pc.add_argument("--no-captions", dest="captions", action="store_false", help="train an unconditional model")
+    pc.set_defaults(func=_train_pixelcnn)
+    vq = tr.add_parser("vqvae", help="train the VQ-VAE whose codes the image transformer writes")
+    _common_train_args(vq, steps=3000, lr=1e-3, precision="fp32")
+    vq.set_defaults(ema_decay=0.0)  # dead codes are restarted in place; an average would blur them
+    vq.add_argument("--codes", type=int, default=128, help="codebook size")
+    vq.add_argument("--code-dim", type=int, default=32)
+    vq.add_argument("--hidden", type=int, default=64)
+    vq.set_defaults(func=_train_vqvae)
+    at = tr.add_parser("ar-transformer", help="train the image transformer over a VQ-VAE's codes, prompt as prefix")
+    _common_train_args(at, steps=4000, lr=1e-3, precision="bf16")
+    at.add_argument("--tokenizer", required=True, help="the VQ-VAE .safetensors from 'genstudio train vqvae'")
+    at.add_argument("--dim", type=int, default=192)
+    at.add_argument("--layers", type=int, default=4)
+    at.add_argument("--heads", type=int, default=4)
+    at.add_argument("--no-captions", dest="captions", action="store_false", help="train an unconditional model")
+    at.set_defaults(func=_train_ar_transformer)
     fc = tr.add_parser("face-classifier", help="train the Faces attribute classifier")
     fc.add_argument("--out", required=True)
     fc.add_argument("--faces", type=int, default=20_000)

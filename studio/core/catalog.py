@@ -9,7 +9,8 @@ from dataclasses import dataclass
 class FamilyInfo:
     name: str
     label: str
-    # Subset of {"prompt", "negative_prompt", "steps", "sampler", "guidance", "seed", "batch", "latent"}
+    # Subset of {"prompt", "negative_prompt", "steps", "sampler", "guidance", "seed", "batch", "latent",
+    # "truncation", "temperature", "top_k", "top_p"}
     controls: frozenset[str]
     samplers: tuple[str, ...] = ()
     description: str = ""
@@ -36,5 +37,14 @@ CATALOG: dict[str, FamilyInfo] = {
         (),
         "A generator learns to turn a random vector into an image that a discriminator (a real-or-fake "
         "critic trained against it) cannot tell from real data. Generating decodes a seeded vector.",
+    ),
+    "autoregressive": FamilyInfo(
+        "autoregressive", "Autoregressive",
+        frozenset({"prompt", "sampler", "seed", "batch", "temperature", "top_k", "top_p"}),
+        ("cached", "naive"),
+        "Writes the image one position at a time in reading order, each drawn from a distribution "
+        "computed from everything drawn before it: pixels (Gated PixelCNN) or the codes of a small "
+        "VQ-VAE (a transformer, with the prompt as its prefix). 'naive' re-runs the whole network for "
+        "every position; 'cached' reuses what earlier positions computed and gives the same image.",
     ),
 }

@@ -12,6 +12,8 @@ from .errors import RequestError
 MAX_STEPS = 1000
 MAX_BATCH = 16
 MAX_SEED = 2**32 - 1
+MAX_TEMPERATURE = 5.0
+MAX_TOP_K = 4096
 MAX_LATENT = 50.0  # |z_i| bound: a standard-normal prior never gets near it
 
 
@@ -33,6 +35,11 @@ class GenerationRequest:
     # An explicit latent vector (families with one: VAE, GAN). Empty: drawn from the prior with the seed.
     latent: tuple[float, ...] = ()
     truncation: float = 1.0  # GAN: the prior's draw is scaled by this (1: full diversity)
+    # Autoregressive: each position's distribution is sharpened (temperature < 1, 0 = most likely value),
+    # cut to its k most likely values (0: all) and to the smallest set holding probability top_p.
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
 
     def validated(self) -> "GenerationRequest":
         """Refuse values no widget would allow, with a message that names the field."""
@@ -48,6 +55,12 @@ class GenerationRequest:
             raise RequestError(f"eta must be between 0 and 1 (got {self.eta}).")
         if not 0.0 <= self.truncation <= 1.0:
             raise RequestError(f"Truncation must be between 0 and 1 (got {self.truncation}).")
+        if not 0.0 <= self.temperature <= MAX_TEMPERATURE:
+            raise RequestError(f"Temperature must be between 0 and {MAX_TEMPERATURE:g} (got {self.temperature}).")
+        if not 0 <= self.top_k <= MAX_TOP_K:
+            raise RequestError(f"top-k must be between 0 (off) and {MAX_TOP_K} (got {self.top_k}).")
+        if not 0.0 < self.top_p <= 1.0:
+            raise RequestError(f"top-p must be above 0 and at most 1 (got {self.top_p}).")
         if self.latent:
             if not all(isinstance(v, (int, float)) and math.isfinite(v) and abs(v) <= MAX_LATENT
                        for v in self.latent):
@@ -98,6 +111,8 @@ class GenerationRequest:
         )
         if self.truncation != 1.0:
             lines[-1] += f", Truncation: {self.truncation:g}"
+        if (self.temperature, self.top_k, self.top_p) != (1.0, 0, 1.0):
+            lines[-1] += f", Temperature: {self.temperature!r}, Top k: {self.top_k}, Top p: {self.top_p!r}"
         if self.latent:  # space-separated: the line's fields are comma-separated
             lines[-1] += ", Latent: " + " ".join(repr(float(v)) for v in self.latent)  # exact round trip
         return "\n".join(lines)
@@ -119,7 +134,8 @@ class GenerationRequest:
         d: dict = {"prompt": "\n".join(head), "negative_prompt": negative}
         mapping = {"Steps": "steps", "Sampler": "sampler", "CFG scale": "guidance", "Seed": "seed",
                    "Model hash": "checkpoint_hash", "Model": "checkpoint", "Family": "family",
-                   "Batch size": "batch_size", "Eta": "eta", "Truncation": "truncation"}
+                   "Batch size": "batch_size", "Eta": "eta", "Truncation": "truncation",
+                   "Temperature": "temperature", "Top k": "top_k", "Top p": "top_p"}
         for key, name in mapping.items():
             if key in kv:
                 d[name] = kv[key].strip()

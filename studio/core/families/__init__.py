@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .base import FAMILIES, Family, get_family
-from . import diffusion, gan, vae  # noqa: F401  (each module registers its family)
+from . import autoregressive, diffusion, gan, vae  # noqa: F401  (each module registers its family)
 
 
 def load_model(checkpoint: str, device: str = "cpu", family: str | None = None) -> Family:

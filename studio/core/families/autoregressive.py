@@ -1,0 +1,149 @@
+"""Autoregressive family: a Gated PixelCNN drawing binarised pixels, or a transformer drawing the codes
+of a small VQ-VAE with the prompt as its prefix. Both draw in raster order and yield a Frame per row,
+with the not-yet-drawn area marked, so the preview shows the image being written."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import checkpoint as ckpt_io
+from ..ar_sampling import Sampling, pixelcnn_rows, transformer_rows
+from ..ar_transformer import ImageTransformer, TransformerConfig
+from ..errors import StudioError
+from ..events import Frame
+from ..pixelcnn import GatedPixelCNN, PixelCNNConfig
+from ..request import MAX_BATCH, GenerationRequest
+from ..text import PromptEncoder, shared_encoder
+from ..vqvae import VQVAE, VQVAEConfig
+from .base import Family, register
+
+ARCHS = ("pixelcnn", "transformer")
+
+
+def _config(checkpoint: ckpt_io.Checkpoint, key: str, cls):
+    try:
+        return cls.from_dict(checkpoint.config.get(key, {}))
+    except (TypeError, ValueError) as e:
+        raise ckpt_io.CheckpointError(f"{checkpoint.path.name} has an invalid {key} config: {e}") from e
+
+
+@register
+class AutoregressiveFamily(Family):
+    name = "autoregressive"  # label, controls and samplers come from its CATALOG entry
+
+    def __init__(self, checkpoint: ckpt_io.Checkpoint, device: str = "cpu",
+                 encoder: PromptEncoder | None = None) -> None:
+        super().__init__(checkpoint, device)
+        self.arch = checkpoint.config.get("arch")
+        if self.arch == "pixelcnn":
+            self.model = GatedPixelCNN(_config(checkpoint, "pixelcnn", PixelCNNConfig))
+            self.tokenizer = None
+        elif self.arch == "transformer":
+            self.model = ImageTransformer(_config(checkpoint, "transformer", TransformerConfig))
+            self.tokenizer = VQVAE(_config(checkpoint, "vqvae", VQVAEConfig))
+            ckpt_io.load_state(self.tokenizer, checkpoint.group("vq"), checkpoint.path.name + " (VQ-VAE)")
+            self.tokenizer.to(device).eval()
+        else:
+            raise ckpt_io.CheckpointError(f"{checkpoint.path.name} is an autoregressive model of unknown "
+                                          f"architecture {self.arch!r}; known: {', '.join(ARCHS)}.")
+        ckpt_io.load_state(self.model, checkpoint.group("ema") or checkpoint.group("model"), checkpoint.path.name)
+        self.model.to(device).eval()
+        self._encoder = encoder
+
+    @classmethod
+    def from_checkpoint(cls, path: Path, device: str = "cpu", encoder: PromptEncoder | None = None):
+        return cls(ckpt_io.load(path, family=cls.name), device, encoder)
+
+    @classmethod
+    def train_task(cls, dataset: str, *, arch: str = "pixelcnn", **options):
+        if dataset != "fashion-mnist":
+            raise StudioError(f"Unknown data set {dataset!r}; the autoregressive trainers know: fashion-mnist.")
+        if arch == "pixelcnn":
+            from .pixelcnn_train import pixelcnn_task
+
+            return pixelcnn_task(**options)
+        if arch == "transformer":
+            from .ar_transformer_train import transformer_task
+
+            return transformer_task(**options)
+        raise StudioError(f"Unknown autoregressive architecture {arch!r}; known: {', '.join(ARCHS)}.")
+
+    # --- properties ---------------------------------------------------------------------------------
+    @property
+    def image_size(self) -> tuple[int, int]:
+        s = self.tokenizer.config.image_size if self.tokenizer else self.model.config.image_size
+        return s, s
+
+    @property
+    def conditional(self) -> bool:
+        return self.model.conditional
+
+    @property
+    def encoder(self) -> PromptEncoder | None:
+        if not self.conditional:
+            return None
+        if self._encoder is None:
+            self._encoder = shared_encoder()
+        return self._encoder
+
+    def default_request(self) -> GenerationRequest:
+        return super().default_request().with_(sampler="cached")
+
+    def _cond(self, prompt: str, n: int) -> torch.Tensor | None:
+        if not self.conditional:
+            return None
+        return self.encoder.encode([prompt])[0:1].expand(n, -1).to(self.device)
+
+    # --- sampling -----------------------------------------------------------------------------------
+    def sample(self, request: GenerationRequest, *, want_noisy: bool = False) -> Iterator[Frame]:
+        """One Frame per row of pixels (PixelCNN) or of codes (transformer); the last is the image."""
+        req = request.validated()
+        if req.sampler not in self.samplers:
+            raise StudioError(f"The autoregressive family samples with {' or '.join(self.samplers)}, "
+                              f"not {req.sampler!r}.")
+        n, cached, s = req.batch_size, req.sampler == "cached", Sampling.of(req)
+        cond = self._cond(req.prompt, n)
+        h, w = self.image_size
+        if self.arch == "pixelcnn":
+            rows = pixelcnn_rows(self.model, n, req.seed, s, cond, cached=cached)
+            total = h
+            for r, x in rows:
+                sampled = np.zeros((h, w), bool)
+                sampled[:r] = True
+                yield Frame(r, total, (x * 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy(),
+                            final=r == total, sampled=None if r == total else sampled)
+            return
+        grid = self.model.config.grid
+        block = h // grid
+        for r, codes in transformer_rows(self.model, n, req.seed, s, cond, cached=cached):
+            sampled = np.zeros((h, w), bool)
+            sampled[:r * block] = True
+            yield Frame(r, grid, self.decode_codes(codes), final=r == grid,
+                        sampled=None if r == grid else sampled)
+
+    @torch.no_grad()
+    def decode_codes(self, codes: torch.Tensor) -> np.ndarray:
+        """(B, G, G) code indices (undrawn ones any value) -> (B, H, W, 1) uint8 decoder means."""
+        p = torch.sigmoid(self.tokenizer.decode_logits(codes.to(self.device)).float())
+        return (p * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+    def generate(self, request: GenerationRequest) -> np.ndarray:
+        frame = None
+        for frame in self.sample(request):
+            pass
+        return frame.preview
+
+    def generate_fn(self, sampler: str = "cached"):
+        """``generate(prompt, n, seed)`` for the evaluations, in batches of at most MAX_BATCH."""
+        def generate(prompt: str, n: int, seed: int) -> np.ndarray:
+            out = []
+            for start in range(0, n, MAX_BATCH):
+                req = self.default_request().with_(prompt=prompt, sampler=sampler, seed=seed + start,
+                                                   batch_size=min(MAX_BATCH, n - start))
+                out.append(self.generate(req))
+            return np.concatenate(out)
+
+        return generate
