@@ -150,9 +150,13 @@ def _generate(args: argparse.Namespace) -> int:
         if len(latent) != getattr(model, "latent_dim", -1):
             raise StudioError(f"--latent needs {getattr(model, 'latent_dim', 'no')} values for {model.checkpoint.id} "
                               f"(got {len(latent)}).")
-    base = model.default_request().with_(
-        prompt=args.prompt, negative_prompt=args.negative_prompt, steps=args.steps, sampler=args.sampler,
-        guidance=args.guidance, seed=args.seed, eta=args.eta, latent=latent, truncation=args.truncation).validated()
+    default = model.default_request()
+    if args.sampler and model.samplers and args.sampler not in model.samplers:
+        raise StudioError(f"{model.checkpoint.id} samples with {', '.join(model.samplers)}, not {args.sampler!r}.")
+    base = default.with_(
+        prompt=args.prompt, negative_prompt=args.negative_prompt, steps=args.steps,
+        sampler=args.sampler or default.sampler, guidance=args.guidance, seed=args.seed, eta=args.eta, latent=latent,
+        truncation=args.truncation, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p).validated()
     out = Path(args.out)
     images, metas = [], []
     done = 0
@@ -223,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--family", help="only accept a checkpoint of this family")
     g.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="checkpoint id or .safetensors path")
     g.add_argument("--steps", type=int, default=50)
-    g.add_argument("--sampler", default="ddim", choices=["ddim", "ddpm", "dpm++2m"])
+    g.add_argument("--sampler", choices=["ddim", "ddpm", "dpm++2m", "cached", "naive"],
+                   help="diffusion: ddim (default), ddpm or dpm++2m; autoregressive: cached (default) or naive")
     g.add_argument("--eta", type=float, default=0.0, help="DDIM stochasticity (0 deterministic, 1 = DDPM)")
     g.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale")
     g.add_argument("--seed", type=int, default=0)
@@ -231,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "numbers separated by spaces or commas, e.g. --latent=-0.5,1.25")
     g.add_argument("--truncation", type=float, default=1.0,
                    help="GAN: scale the seed's latent vector by this (0..1; lower is more typical, less varied)")
+    g.add_argument("--temperature", type=float, default=1.0,
+                   help="autoregressive: divide each position's logits by this (below 1: likelier values; 0: greedy)")
+    g.add_argument("--top-k", type=int, default=0, help="autoregressive: draw among the k likeliest values (0: all)")
+    g.add_argument("--top-p", type=float, default=1.0,
+                   help="autoregressive: draw among the likeliest values holding this much probability (nucleus)")
     g.add_argument("--num", type=int, default=1, help="how many images")
     g.add_argument("--grid", action="store_true", help="write one grid image instead of N files")
     g.add_argument("--out", required=True, help="a .png file, or a folder with --num N")

@@ -48,8 +48,9 @@ def add_eval(subparsers) -> None:
     q.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
     q.add_argument("--quiet", action="store_true")
     q.set_defaults(func=_eval_quality)
-    lk = ev.add_parser("likelihood", help="a VAE's test-set ELBO, importance-weighted NLL and reconstruction error")
-    lk.add_argument("--checkpoint", required=True, help="a VAE .safetensors path or registered id")
+    lk = ev.add_parser("likelihood", help="test-set NLL on binarised Fashion-MNIST: a VAE's ELBO, importance-"
+                       "weighted NLL and reconstruction error; an autoregressive model's exact NLL (PixelCNN) or bound")
+    lk.add_argument("--checkpoint", required=True, help="a VAE or autoregressive .safetensors path or registered id")
     lk.add_argument("--k", type=int, default=100, help="importance samples per image (100 or more for the NLL)")
     lk.add_argument("--limit", type=int, help="only the first N test images")
     lk.add_argument("--seed", type=int, default=0, help="seed of the test set's binarisation and the samples")
@@ -141,6 +142,7 @@ def _eval_likelihood(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
+    from .core import checkpoint as ckpt_io
     from .core.device import pick_device
     from .core.evaluation import write_metrics_to_card
     from .core.families.vae import VAEFamily
@@ -149,13 +151,15 @@ def _eval_likelihood(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     checkpoint = _resolve_checkpoint(args.checkpoint)
-    model = VAEFamily.from_checkpoint(checkpoint, pick_device(args.device))
     bar = tqdm(unit="img", dynamic_ncols=True, disable=args.quiet, leave=False)
 
     def progress(_stage: str, done: int, total: int) -> None:
         bar.total = total
         bar.update(done - bar.n)
 
+    if ckpt_io.load(checkpoint).family == "autoregressive":
+        return _eval_ar_likelihood(checkpoint, args, progress, bar)
+    model = VAEFamily.from_checkpoint(checkpoint, pick_device(args.device))
     m = likelihood(model, args.data_dir, k=args.k, limit=args.limit, seed=args.seed, progress=progress)
     bar.close()
     m["settings"].update({"checkpoint": checkpoint.stem, "checkpoint_hash": model.checkpoint.sha256})
@@ -170,6 +174,32 @@ def _eval_likelihood(args: argparse.Namespace) -> int:
               f"  reconstruction            {m['reconstruction_bce_nats']:10.2f} nats, "
               f"MSE {m['reconstruction_mse']:.4f}\n"
               f"  active latent units       {m['active_units']:10d} of {m['latent_dim']}")
+    if args.write_card:
+        print(f"wrote metrics to {write_metrics_to_card(checkpoint, m, key='likelihood')}")
+    return 0
+
+
+def _eval_ar_likelihood(checkpoint: Path, args: argparse.Namespace, progress, bar) -> int:
+    from .core.ar_eval import likelihood
+    from .core.device import pick_device
+    from .core.evaluation import write_metrics_to_card
+    from .core.families.autoregressive import AutoregressiveFamily
+
+    model = AutoregressiveFamily.from_checkpoint(checkpoint, pick_device(args.device))
+    m = likelihood(model, args.data_dir, limit=args.limit, seed=args.seed, progress=progress)
+    bar.close()
+    m["settings"].update({"checkpoint": checkpoint.stem, "checkpoint_hash": model.checkpoint.sha256})
+    if args.json:
+        print(json.dumps(m, indent=2))
+    else:
+        kind = "exact" if m["exact"] else "upper bound"
+        lines = [f"{checkpoint.stem} ({model.arch}): {m['settings']['test_images']} binarised test images, "
+                 f"condition: {m['settings']['condition']}",
+                 f"  NLL ({kind})  {m['test_nll_nats']:10.2f} nats  ({m['test_nll_bits_per_dim']:.4f} bits/dim)"]
+        if not m["exact"]:
+            lines += [f"    codes       {m['codes_nll_nats']:10.2f} nats  ({m['codes_bits_per_code']:.3f} bits/code)",
+                      f"    decoder     {m['decoder_nll_nats']:10.2f} nats  (-log p(x | codes))"]
+        print("\n".join(lines))
     if args.write_card:
         print(f"wrote metrics to {write_metrics_to_card(checkpoint, m, key='likelihood')}")
     return 0

@@ -92,6 +92,41 @@ def make_tiny_gan(path: Path, *, z_dim: int = 8, seed: int = 0) -> Path:
                            card={"id": path.stem, "family": "gan", "data": {"dataset": "tiny"}})
 
 
+def make_tiny_pixelcnn(path: Path, *, cond_dim: int = 384, seed: int = 0, image_size: int = 12) -> Path:
+    """An untrained prompt-conditioned Gated PixelCNN of binary 12x12 images."""
+    import torch
+
+    from studio.core import checkpoint
+    from studio.core.pixelcnn import GatedPixelCNN, PixelCNNConfig
+
+    torch.manual_seed(seed)
+    cfg = PixelCNNConfig(image_size=image_size, channels=8, layers=2, head=8, first_kernel=5, cond_dim=cond_dim)
+    model = GatedPixelCNN(cfg)
+    config = {"arch": "pixelcnn", "pixelcnn": cfg.to_dict(), "dataset": "tiny"}
+    return checkpoint.save(path, family="autoregressive", config=config,
+                           tensors={f"ema.{k}": v for k, v in model.state_dict().items()},
+                           card={"id": path.stem, "family": "autoregressive", "data": {"dataset": "tiny"}})
+
+
+def make_tiny_ar_transformer(path: Path, *, cond_dim: int = 384, seed: int = 0) -> Path:
+    """An untrained image transformer over the codes of an untrained 12x12 VQ-VAE (a 3x3 code grid),
+    bundled in one file as the trainer ships it."""
+    import torch
+
+    from studio.core import checkpoint
+    from studio.core.ar_transformer import ImageTransformer, TransformerConfig
+    from studio.core.vqvae import VQVAE, VQVAEConfig
+
+    torch.manual_seed(seed)
+    vq_cfg = VQVAEConfig(image_size=12, hidden=8, codes=16, code_dim=4)
+    cfg = TransformerConfig(vocab=16, grid=vq_cfg.grid, dim=16, layers=2, heads=2, prefix=2, cond_dim=cond_dim)
+    vq, model = VQVAE(vq_cfg), ImageTransformer(cfg)
+    config = {"arch": "transformer", "transformer": cfg.to_dict(), "vqvae": vq_cfg.to_dict(), "dataset": "tiny"}
+    tensors = {f"ema.{k}": v for k, v in model.state_dict().items()} | {f"vq.{k}": v for k, v in vq.state_dict().items()}
+    return checkpoint.save(path, family="autoregressive", config=config, tensors=tensors,
+                           card={"id": path.stem, "family": "autoregressive", "data": {"dataset": "tiny"}})
+
+
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch) -> Path:
     """An empty user data folder (gallery, queue, settings, user checkpoints)."""
@@ -117,6 +152,16 @@ def tiny_vae(data_dir) -> Path:
 def tiny_gan(data_dir) -> Path:
     """A tiny GAN checkpoint registered in the user's checkpoint folder."""
     return make_tiny_gan(data_dir / "checkpoints" / "tiny-gan.safetensors")
+
+
+@pytest.fixture
+def tiny_pixelcnn(data_dir) -> Path:
+    return make_tiny_pixelcnn(data_dir / "checkpoints" / "tiny-pixelcnn.safetensors")
+
+
+@pytest.fixture
+def tiny_ar_transformer(data_dir) -> Path:
+    return make_tiny_ar_transformer(data_dir / "checkpoints" / "tiny-ar-transformer.safetensors")
 
 
 @pytest.fixture

@@ -185,6 +185,10 @@ def generator_for(model, *, steps: int = 50, sampler: str = "ddim", guidance: fl
                 {"sampler": sampler, "steps": steps, "guidance": guidance})
     if model.name in ("vae", "gan"):
         return model.generate_fn(), {"sampler": "prior -> decoder" + (" mean" if model.name == "vae" else "")}
+    if model.name == "autoregressive":
+        what = ("binary pixels drawn in raster order" if model.arch == "pixelcnn"
+                else "codes drawn in raster order -> VQ-VAE decoder mean")
+        return model.generate_fn(), {"sampler": f"cached, temperature 1 ({what})"}
     raise StudioError(f"The quality evaluation does not know the {model.name} family yet.")
 
 

@@ -13,6 +13,7 @@ class Frame:
     preview: np.ndarray  # (B, H, W, C) uint8: the current predicted clean image
     noisy: np.ndarray | None = None  # (B, H, W, C) uint8: x_t, when asked for
     final: bool = False
+    unit: str = "step"  # what step/total count: denoising steps, or rows of an image drawn in raster order
     # (H, W) bool: the pixels drawn so far, for models that draw in raster order; None: all of them.
     sampled: np.ndarray | None = None
 

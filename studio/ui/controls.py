@@ -1,4 +1,5 @@
-"""The Controls panel: steps, sampler, guidance, seed (lock or randomize), batch size."""
+"""The Controls panel: steps, sampler, guidance, truncation, temperature/top-k/top-p, seed (lock or
+randomize), batch size; each family sees only the rows it uses."""
 from __future__ import annotations
 
 import random
@@ -8,11 +9,12 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from ..core.catalog import FamilyInfo
-from ..core.request import MAX_BATCH, MAX_SEED, MAX_STEPS, GenerationRequest
+from ..core.request import MAX_BATCH, MAX_SEED, MAX_STEPS, MAX_TEMPERATURE, MAX_TOP_K, GenerationRequest
 
 
 class ControlsPanel(QWidget):
-    ROWS = ("steps", "sampler", "sampler", "guidance", "truncation", "seed", "batch")  # each form row's control
+    # Each form row's control key (a family's CATALOG controls); "eta" shows with the DDIM sampler.
+    ROWS = ("steps", "sampler", "eta", "guidance", "truncation", "temperature", "top_k", "top_p", "seed", "batch")
     generateClicked = Signal()
     cancelClicked = Signal()
 
@@ -30,6 +32,16 @@ class ControlsPanel(QWidget):
         self.truncation = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=1.0, decimals=2)
         self.truncation.setToolTip("The truncation trick: the seed's latent vector is scaled by this. 1 keeps "
                                    "the full variety; lower values give more typical, cleaner images")
+        self.temperature = QDoubleSpinBox(minimum=0.0, maximum=MAX_TEMPERATURE, singleStep=0.05, value=1.0, decimals=2)
+        self.temperature.setToolTip("Divides every position's logits: below 1 draws the likelier values more often "
+                                    "(cleaner, less varied), above 1 flattens the distribution; 0 always takes "
+                                    "the most likely value")
+        self.top_k = QSpinBox(minimum=0, maximum=MAX_TOP_K, value=0)
+        self.top_k.setSpecialValueText("off")
+        self.top_k.setToolTip("Draw only among the k most likely values at each position (off: all of them)")
+        self.top_p = QDoubleSpinBox(minimum=0.01, maximum=1.0, singleStep=0.05, value=1.0, decimals=2)
+        self.top_p.setToolTip("Nucleus sampling: draw only among the most likely values that together hold this "
+                              "much probability (1: all of them)")
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)  # QSpinBox is 32-bit signed
         self.seed_lock = QCheckBox("lock")
         self.seed_lock.setToolTip("Keep this seed; unlocked, every Generate draws a new one")
@@ -51,6 +63,9 @@ class ControlsPanel(QWidget):
         form.addRow("DDIM eta", self.eta)
         form.addRow("Guidance", self.guidance)
         form.addRow("Truncation", self.truncation)
+        form.addRow("Temperature", self.temperature)
+        form.addRow("Top-k", self.top_k)
+        form.addRow("Top-p", self.top_p)
         form.addRow("Seed", seed_row)
         form.addRow("Batch", self.batch)
         self.form = form
@@ -76,7 +91,7 @@ class ControlsPanel(QWidget):
         if current in info.samplers:
             self.sampler.setCurrentText(current)
         for row, key in enumerate(self.ROWS):
-            self.form.setRowVisible(row, key in info.controls)
+            self.form.setRowVisible(row, key in info.controls or (key == "eta" and "ddim" in info.samplers))
 
     def new_seed(self) -> None:
         self.seed.setValue(random.randint(0, 2**31 - 1))
@@ -91,7 +106,9 @@ class ControlsPanel(QWidget):
         return request.with_(steps=self.steps.value(), sampler=self.sampler.currentText() or request.sampler,
                              eta=round(self.eta.value(), 4), guidance=round(self.guidance.value(), 4),
                              seed=self.seed.value(), batch_size=self.batch.value(),
-                             truncation=round(self.truncation.value(), 4))
+                             truncation=round(self.truncation.value(), 4),
+                             temperature=round(self.temperature.value(), 4), top_k=self.top_k.value(),
+                             top_p=round(self.top_p.value(), 4))
 
     def apply(self, request: GenerationRequest) -> None:
         self.steps.setValue(request.steps)
@@ -102,6 +119,9 @@ class ControlsPanel(QWidget):
         self.seed.setValue(min(request.seed, self.seed.maximum()))
         self.batch.setValue(request.batch_size)
         self.truncation.setValue(request.truncation)
+        self.temperature.setValue(request.temperature)
+        self.top_k.setValue(request.top_k)
+        self.top_p.setValue(request.top_p)
 
     def set_busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)

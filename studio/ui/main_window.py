@@ -105,7 +105,8 @@ class MainWindow(QMainWindow):
         self.gallery.useSettings.connect(self.use_item_settings)
         self.queue_panel.editRequested.connect(self.apply_request)
         c = controller
-        c.jobStarted.connect(lambda _id, req: self.preview.start(req.steps))
+        c.jobStarted.connect(lambda _id, req: self.preview.start(
+            req.steps if "steps" in CATALOG.get(req.family, CATALOG["diffusion"]).controls else 0))
         c.frameReady.connect(lambda _id, frame, rate: self.preview.show_frame(frame, rate))
         c.jobFinished.connect(self._finished)
         c.jobCancelled.connect(lambda _id: self.preview.stopped("cancelled"))

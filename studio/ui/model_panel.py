@@ -35,10 +35,18 @@ def card_html(info: CheckpointInfo) -> str:
                     f"{ed['mean_score'][-1]:.2f}{' (monotonic)' if ed['monotonic'] else ''}; largest other "
                     f"change: {worst[0]} {worst[1]:.3f}")
     lk = card.get("metrics", {}).get("likelihood", {})
-    if lk:
+    if "test_nll_nats" in lk:  # autoregressive: exact (PixelCNN) or a bound through the VQ-VAE
+        kind = "exact" if lk.get("exact") else "upper bound"
+        rows.append(f"test NLL {lk['test_nll_nats']:.1f} nats = {lk['test_nll_bits_per_dim']:.3f} bits/dim "
+                    f"({kind}, binarised Fashion-MNIST)")
+    elif lk:
         rows.append(f"test NLL {lk['test_nll_iwae_nats']:.1f} nats (IWAE k={lk['iwae_k']}), "
                     f"ELBO {lk['test_elbo_nats']:.1f}, reconstruction MSE {lk['reconstruction_mse']:.4f}, "
                     f"active units {lk.get('active_units', '?')} of {lk.get('latent_dim', '?')}")
+    sp = card.get("metrics", {}).get("sampling_speed", {})
+    if sp:
+        rows.append(f"{sp['cached_seconds_per_image']:.2f} s per image cached, {sp['speedup']:.0f}x faster than "
+                    f"the naive loop ({sp['naive_seconds_per_image']:.1f} s), batch {sp['batch']} on {sp['device']}")
     if card.get("reproduce"):
         rows.append(f"<small>reproduce: <code>{card['reproduce']}</code></small>")
     return "<br>".join(rows)

@@ -62,9 +62,10 @@ class PreviewPanel(QWidget):
         self.gif_button.clicked.connect(self.ask_export_gif)
 
     def start(self, total: int) -> None:
-        self.progress.setRange(0, total)
+        """A new job; ``total`` steps if the family counts steps up front (0: learnt from its first frame)."""
+        self.progress.setRange(0, max(total, 1))
         self.progress.setValue(0)
-        self.step_label.setText(f"step 0/{total}")
+        self.step_label.setText(f"step 0/{total}" if total else "starting…")
         self.speed_label.setText("loading…")
         self.gif_button.setEnabled(False)
         self.frames_painted = 0
@@ -83,7 +84,7 @@ class PreviewPanel(QWidget):
             return
         frame, rate = self._pending
         self._pending = None
-        self.canvas.set_image(batch_qimage(frame.preview))
+        self.canvas.set_image(batch_qimage(frame.shown()))
         if frame.noisy is not None:
             self.noisy_canvas.set_image(batch_qimage(frame.noisy))
         self.frames_painted += 1
@@ -92,9 +93,10 @@ class PreviewPanel(QWidget):
             self._bar_time = now
             self.progress.setRange(0, frame.total)
             self.progress.setValue(frame.step)
-        self.step_label.setText(f"step {frame.step}/{frame.total}")
+        self.step_label.setText(f"{frame.unit} {frame.step}/{frame.total}")
         eta = (frame.total - frame.step) / rate if rate > 0 else 0.0
-        self.speed_label.setText(f"{rate:.1f} it/s · ETA {eta:.1f} s" if not frame.final else f"{rate:.1f} it/s")
+        per = f"{rate:.1f} {frame.unit}s/s"
+        self.speed_label.setText(f"{per} · ETA {eta:.1f} s" if not frame.final else per)
 
     def finish(self, frames: list[np.ndarray]) -> None:
         self.frames = frames

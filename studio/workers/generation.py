@@ -130,7 +130,7 @@ class GenerationController(QObject):
             if job["cancel"].is_set():
                 return
             if self.keep_frames:
-                job["frames"].append(frame.preview)  # read by the GUI thread only after the job ends
+                job["frames"].append(frame.shown())  # read by the GUI thread only after the job ends
             now = time.perf_counter()
             if frame.final or now - last_sent >= self.preview_interval:
                 last_sent = now

@@ -114,14 +114,14 @@ class AutoregressiveFamily(Family):
                 sampled = np.zeros((h, w), bool)
                 sampled[:r] = True
                 yield Frame(r, total, (x * 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy(),
-                            final=r == total, sampled=None if r == total else sampled)
+                            final=r == total, unit="row", sampled=None if r == total else sampled)
             return
         grid = self.model.config.grid
         block = h // grid
         for r, codes in transformer_rows(self.model, n, req.seed, s, cond, cached=cached):
             sampled = np.zeros((h, w), bool)
             sampled[:r * block] = True
-            yield Frame(r, grid, self.decode_codes(codes), final=r == grid,
+            yield Frame(r, grid, self.decode_codes(codes), final=r == grid, unit="row",
                         sampled=None if r == grid else sampled)
 
     @torch.no_grad()
