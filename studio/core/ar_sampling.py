@@ -57,28 +57,35 @@ def draw(logits: torch.Tensor, u: torch.Tensor, s: Sampling) -> torch.Tensor:
 
 
 class Uniforms:
-    """One generator per image; ``next()`` gives one uniform per image for the next position."""
+    """One generator per image; ``next()`` gives one uniform per image for the next position.
 
-    def __init__(self, seed: int, n: int) -> None:
-        self.gens = [torch.Generator().manual_seed(seed + i) for i in range(n)]
+    ``redraws``: (position, seed) pairs; from each position on, the draws come from generators of that
+    seed (image i: seed + i), so the positions before it are drawn exactly as without it."""
+
+    def __init__(self, seed: int, n: int, redraws: tuple[tuple[int, int], ...] = ()) -> None:
+        self.segments = [(0, seed), *redraws]
+        self.gens = [[torch.Generator().manual_seed(sd + i) for i in range(n)] for _, sd in self.segments]
+        self.pos = 0
 
     def next(self) -> torch.Tensor:
-        return torch.cat([torch.rand(1, generator=g) for g in self.gens])
+        k = max(j for j, (start, _) in enumerate(self.segments) if start <= self.pos)
+        self.pos += 1
+        return torch.cat([torch.rand(1, generator=g) for g in self.gens[k]])
 
 
 # --- PixelCNN --------------------------------------------------------------------------------------------
 
 @torch.no_grad()
 def pixelcnn_rows(model: GatedPixelCNN, n: int, seed: int, s: Sampling, cond: torch.Tensor | None = None,
-                  *, cached: bool = True, prefix: torch.Tensor | None = None, start: int = 0
-                  ) -> Iterator[tuple[int, torch.Tensor]]:
+                  *, cached: bool = True, prefix: torch.Tensor | None = None, start: int = 0,
+                  redraws: tuple[tuple[int, int], ...] = ()) -> Iterator[tuple[int, torch.Tensor]]:
     """Sample (n, 1, H, W) images and yield (rows done, images so far) after every row.
 
     ``cached``: the vertical stack runs once per row on the rows it can see, and each pixel recomputes
     only the strip of its row that reaches it; otherwise the whole network runs for every pixel.
     ``prefix``/``start``: keep the first ``start`` raster positions of ``prefix`` and sample the rest
     (completing an image); the uniforms of the kept positions are drawn and discarded, so a completion
-    of an image's own prefix reproduces it."""
+    of an image's own prefix reproduces it. ``redraws``: see ``Uniforms``."""
     c = model.config
     size, reach = c.image_size, c.reach
     device = next(model.parameters()).device
@@ -86,7 +93,7 @@ def pixelcnn_rows(model: GatedPixelCNN, n: int, seed: int, s: Sampling, cond: to
     if prefix is not None:
         x.view(n, -1)[:, :start] = prefix.to(device).view(n, -1)[:, :start]
     conds = model.cond_terms(cond)
-    u = Uniforms(seed, n)
+    u = Uniforms(seed, n, redraws)
     for r in range(size):
         if cached:
             top = max(0, r - reach)
@@ -110,8 +117,8 @@ def pixelcnn_rows(model: GatedPixelCNN, n: int, seed: int, s: Sampling, cond: to
 
 @torch.no_grad()
 def transformer_rows(model: ImageTransformer, n: int, seed: int, s: Sampling, cond: torch.Tensor | None = None,
-                     *, cached: bool = True, prefix: torch.Tensor | None = None, start: int = 0
-                     ) -> Iterator[tuple[int, torch.Tensor]]:
+                     *, cached: bool = True, prefix: torch.Tensor | None = None, start: int = 0,
+                     redraws: tuple[tuple[int, int], ...] = ()) -> Iterator[tuple[int, torch.Tensor]]:
     """Sample (n, G, G) code grids and yield (rows done, codes so far) after every row of codes.
 
     ``cached``: one position per step through the layers' key/value caches; otherwise the whole
@@ -121,7 +128,7 @@ def transformer_rows(model: ImageTransformer, n: int, seed: int, s: Sampling, co
     codes = torch.zeros(n, c.length, dtype=torch.long, device=device)
     if prefix is not None:
         codes[:, :start] = prefix.to(device).reshape(n, -1)[:, :start]
-    u = Uniforms(seed, n)
+    u = Uniforms(seed, n, redraws)
     cache = None
     if cached:
         logits, cache = model.step(model.start(cond, n), 0, None)

@@ -40,6 +40,10 @@ class GenerationRequest:
     temperature: float = 1.0
     top_k: int = 0
     top_p: float = 1.0
+    # Autoregressive: (position, seed) pairs, positions increasing: from each raster position (pixel
+    # index y * width + x) on, the draws come from that seed instead. Redrawing everything after a
+    # clicked pixel keeps the image before it exactly, since its draws are unchanged.
+    redraws: tuple[tuple[int, int], ...] = ()
 
     def validated(self) -> "GenerationRequest":
         """Refuse values no widget would allow, with a message that names the field."""
@@ -61,6 +65,12 @@ class GenerationRequest:
             raise RequestError(f"top-k must be between 0 (off) and {MAX_TOP_K} (got {self.top_k}).")
         if not 0.0 < self.top_p <= 1.0:
             raise RequestError(f"top-p must be above 0 and at most 1 (got {self.top_p}).")
+        if self.redraws:
+            where = [p for p, _ in self.redraws]
+            if where != sorted(set(where)) or not all(0 <= p < self.width * self.height for p in where):
+                raise RequestError("Redraw positions must be increasing pixel indices inside the image.")
+            if not all(0 <= sd <= MAX_SEED for _, sd in self.redraws):
+                raise RequestError(f"Redraw seeds must be between 0 and {MAX_SEED}.")
         if self.latent:
             if not all(isinstance(v, (int, float)) and math.isfinite(v) and abs(v) <= MAX_LATENT
                        for v in self.latent):
@@ -69,6 +79,10 @@ class GenerationRequest:
                 raise RequestError("A request with an explicit latent vector makes one image (batch size 1).")
         return self
 
+    def redrawn_from(self, position: int, seed: int) -> "GenerationRequest":
+        """This request, with everything from raster ``position`` on drawn again from ``seed``."""
+        return self.with_(redraws=tuple(r for r in self.redraws if r[0] < position) + ((position, seed),))
+
     def with_(self, **changes) -> "GenerationRequest":
         return replace(self, **changes)
 
@@ -76,6 +90,7 @@ class GenerationRequest:
         """JSON-shaped: what a PNG or the gallery stores."""
         d = asdict(self)
         d["latent"] = list(self.latent)
+        d["redraws"] = [list(r) for r in self.redraws]
         return d
 
     @classmethod
@@ -90,6 +105,8 @@ class GenerationRequest:
                         if isinstance(d[f.name], (str, bytes)):
                             raise TypeError("the latent must be a list of numbers")
                         kwargs[f.name] = tuple(float(v) for v in d[f.name])
+                    elif f.name == "redraws":
+                        kwargs[f.name] = tuple((int(p), int(sd)) for p, sd in d[f.name])
                     else:
                         kwargs[f.name] = type(getattr(cls, f.name))(d[f.name])
                 except (TypeError, ValueError) as e:
@@ -113,6 +130,8 @@ class GenerationRequest:
             lines[-1] += f", Truncation: {self.truncation:g}"
         if (self.temperature, self.top_k, self.top_p) != (1.0, 0, 1.0):
             lines[-1] += f", Temperature: {self.temperature!r}, Top k: {self.top_k}, Top p: {self.top_p!r}"
+        if self.redraws:
+            lines[-1] += ", Redraws: " + " ".join(f"{p}@{sd}" for p, sd in self.redraws)
         if self.latent:  # space-separated: the line's fields are comma-separated
             lines[-1] += ", Latent: " + " ".join(repr(float(v)) for v in self.latent)  # exact round trip
         return "\n".join(lines)
@@ -143,5 +162,7 @@ class GenerationRequest:
             d["width"], d["height"] = kv["Size"].split("x", 1)
         if kv.get("Latent", "").strip():
             d["latent"] = kv["Latent"].split()
+        if kv.get("Redraws", "").strip():
+            d["redraws"] = [r.split("@", 1) for r in kv["Redraws"].split()]
         d["sampler"] = str(d.get("sampler", "ddim")).lower()
         return cls.from_dict(d)

@@ -108,7 +108,7 @@ class AutoregressiveFamily(Family):
         cond = self._cond(req.prompt, n)
         h, w = self.image_size
         if self.arch == "pixelcnn":
-            rows = pixelcnn_rows(self.model, n, req.seed, s, cond, cached=cached)
+            rows = pixelcnn_rows(self.model, n, req.seed, s, cond, cached=cached, redraws=req.redraws)
             total = h
             for r, x in rows:
                 sampled = np.zeros((h, w), bool)
@@ -118,11 +118,24 @@ class AutoregressiveFamily(Family):
             return
         grid = self.model.config.grid
         block = h // grid
-        for r, codes in transformer_rows(self.model, n, req.seed, s, cond, cached=cached):
+        for r, codes in transformer_rows(self.model, n, req.seed, s, cond, cached=cached,
+                                         redraws=self.code_redraws(req.redraws)):
             sampled = np.zeros((h, w), bool)
             sampled[:r * block] = True
             yield Frame(r, grid, self.decode_codes(codes), final=r == grid, unit="row",
                         sampled=None if r == grid else sampled)
+
+    def code_redraws(self, redraws: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+        """Pixel positions -> the positions of the codes whose blocks hold them. Each redraw replaces
+        those at or after its code, as ``GenerationRequest.redrawn_from`` does for pixels."""
+        h, w = self.image_size
+        grid = self.model.config.grid
+        out: list[tuple[int, int]] = []
+        for p, sd in redraws:
+            y, x = divmod(p, w)
+            code = (y * grid // h) * grid + x * grid // w
+            out = [r for r in out if r[0] < code] + [(code, sd)]
+        return tuple(out)
 
     @torch.no_grad()
     def decode_codes(self, codes: torch.Tensor) -> np.ndarray:
