@@ -22,6 +22,21 @@ def grid(images: np.ndarray, cols: int | None = None, pad: int = 2) -> np.ndarra
     return out
 
 
+def grid_cell(batch: int, h: int, w: int, x: int, y: int, cols: int | None = None, pad: int = 2
+              ) -> tuple[int, int, int] | None:
+    """Which image of a ``grid`` and which of its pixels (index, row, column) grid point (x, y) is on;
+    None on the padding or outside. A batch of one is drawn without a grid."""
+    if batch == 1:
+        return (0, y, x) if 0 <= x < w and 0 <= y < h else None
+    cols = cols or math.ceil(math.sqrt(batch))
+    r, rr = divmod(y - pad, h + pad)
+    k, cc = divmod(x - pad, w + pad)
+    i = r * cols + k
+    if x < pad or y < pad or rr >= h or cc >= w or k >= cols or i >= batch:
+        return None
+    return i, rr, cc
+
+
 def to_pil(image: np.ndarray) -> Image.Image:
     """(H, W, 1|3) uint8 -> PIL image."""
     return Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)

@@ -1,15 +1,18 @@
 """A canvas that shows an image as large as fits, pixels kept sharp (nearest-neighbour)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 
 class ImageCanvas(QWidget):
+    clicked = Signal(int, int)  # x, y in the image's own pixels
+
     def __init__(self, placeholder: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._image: QImage | None = None
+        self._target = QRect()
         self.placeholder = placeholder
         self.setMinimumSize(160, 160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -36,6 +39,21 @@ class ImageCanvas(QWidget):
         if scale >= 4:
             scale = int(scale)  # whole-pixel scaling keeps every model pixel the same size
         w, h = int(iw * scale), int(ih * scale)
-        target = QRect((self.width() - w) // 2, (self.height() - h) // 2, w, h)
+        target = self._target = QRect((self.width() - w) // 2, (self.height() - h) // 2, w, h)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         p.drawImage(target, self._image)
+
+    def image_point(self, x: float, y: float) -> tuple[int, int] | None:
+        """The image pixel under widget point (x, y), or None outside the drawn image."""
+        t = self._target
+        if self._image is None or t.isEmpty() or not (t.left() <= x < t.left() + t.width()
+                                                       and t.top() <= y < t.top() + t.height()):
+            return None
+        return (int((x - t.left()) * self._image.width() / t.width()),
+                int((y - t.top()) * self._image.height() / t.height()))
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        point = self.image_point(event.position().x(), event.position().y())
+        if point is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(*point)
+        super().mousePressEvent(event)

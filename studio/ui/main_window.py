@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,8 @@ class MainWindow(QMainWindow):
         self.last_message = ""
         self.last_result: JobResult | None = None
         self._pinned_hash: tuple[str, str] | None = None  # (checkpoint id, hash) of restored settings
+        # Redraws of restored settings, kept while their seed is: Generate then reproduces that image.
+        self._redraws: tuple[int, tuple] = (-1, ())
         self._latent_sized = False
 
         self.model_panel = ModelPanel()
@@ -102,6 +105,7 @@ class MainWindow(QMainWindow):
         self.controls.generateClicked.connect(self.generate)
         self.controls.cancelClicked.connect(self.controller.cancel)
         self.preview.noisyToggled.connect(lambda on: setattr(self.controller, "want_noisy", on))
+        self.preview.pixelClicked.connect(self.redraw_after)
         self.gallery.useSettings.connect(self.use_item_settings)
         self.queue_panel.editRequested.connect(self.apply_request)
         c = controller
@@ -154,7 +158,9 @@ class MainWindow(QMainWindow):
         pinned = self._pinned_hash[1] if self._pinned_hash and self._pinned_hash[0] == ck.id else ""
         base = GenerationRequest(family=ck.family, checkpoint=ck.id, checkpoint_hash=pinned,
                                  prompt=self.prompt_panel.text(), negative_prompt=self.prompt_panel.negative_text())
-        return self.controls.fill(base)
+        req = self.controls.fill(base)
+        seed, redraws = self._redraws
+        return req.with_(redraws=redraws) if redraws and req.seed == seed and req.family == "autoregressive" else req
 
     def generate(self) -> str | None:
         if self.model_panel.current() is None:
@@ -164,6 +170,21 @@ class MainWindow(QMainWindow):
         req = self.current_request()
         try:
             return self.controller.submit(req)
+        except StudioError as e:
+            self.notify(str(e), error=True)
+            return None
+
+    def redraw_after(self, index: int, row: int, col: int) -> str | None:
+        """Autoregressive: draw the last result again from the clicked pixel on, with a new seed for
+        that part; everything before it stays as it is."""
+        result = self.last_result
+        if result is None or result.request.family != "autoregressive" or self.controller.busy:
+            return None
+        req = result.request
+        seed = random.randint(0, 2**31 - 1)
+        self.notify(f"Redrawing everything after pixel ({col}, {row}) of image {index + 1} with seed {seed}.")
+        try:
+            return self.controller.submit(req.redrawn_from(row * req.width + col, seed))
         except StudioError as e:
             self.notify(str(e), error=True)
             return None
@@ -178,6 +199,7 @@ class MainWindow(QMainWindow):
         self.controls.seed_lock.setChecked(True)
         if req.latent:
             self.latent.set_latent(np.asarray(req.latent, np.float32))
+        self._redraws = (req.seed, req.redraws)
         self._pinned_hash = (req.checkpoint, req.checkpoint_hash) if req.checkpoint_hash else None
 
     def use_item_settings(self, item: GalleryItem) -> None:
@@ -262,6 +284,8 @@ class MainWindow(QMainWindow):
         elif req.latent:
             self.latent.set_latent(np.asarray(req.latent, np.float32))
         self.preview.finish(result.frames)
+        self.preview.set_clickable("Click a pixel to draw everything after it again (a new seed from there on)"
+                                   if req.family == "autoregressive" else "")
         for i, image in enumerate(result.images):
             self.store.add(image, result.request, i)
         self.gallery.refresh()

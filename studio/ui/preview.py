@@ -4,12 +4,12 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
 from ..core.events import Frame
-from ..core.images import save_gif
+from ..core.images import grid_cell, save_gif
 from .canvas import ImageCanvas
 from .qimage import batch_qimage
 
@@ -19,6 +19,7 @@ BAR_MS = 100  # QProgressBar repaints synchronously on every change: ten times a
 
 class PreviewPanel(QWidget):
     noisyToggled = Signal(bool)
+    pixelClicked = Signal(int, int, int)  # image index in the batch, row, column
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -35,6 +36,7 @@ class PreviewPanel(QWidget):
         self.gif_button.setEnabled(False)
         self.frames: list[np.ndarray] = []
         self.frames_painted = 0
+        self._shown_shape: tuple[int, int, int] = (0, 0, 0)  # batch, height, width on the canvas
         self._pending: tuple[Frame, float] | None = None
         self._bar_time = 0.0
         self._timer = QTimer(self, singleShot=True, interval=REPAINT_MS)
@@ -60,6 +62,23 @@ class PreviewPanel(QWidget):
         self.show_noisy.toggled.connect(self.noisy_canvas.setVisible)
         self.show_noisy.toggled.connect(self.noisyToggled)
         self.gif_button.clicked.connect(self.ask_export_gif)
+        self.canvas.clicked.connect(self._clicked)
+
+    def set_clickable(self, hint: str) -> None:
+        """Offer clicks on the shown image (``hint`` says what they do; empty: none)."""
+        self.canvas.setCursor(Qt.CursorShape.CrossCursor if hint else Qt.CursorShape.ArrowCursor)
+        self.canvas.setToolTip(hint)
+
+    def _clicked(self, x: int, y: int) -> None:
+        if not self.canvas.toolTip():
+            return
+        cell = grid_cell(*self._shown_shape, x, y)
+        if cell is not None:
+            self.pixelClicked.emit(*cell)
+
+    def _set(self, images: np.ndarray) -> None:
+        self._shown_shape = images.shape[:3]
+        self.canvas.set_image(batch_qimage(images))
 
     def start(self, total: int) -> None:
         """A new job; ``total`` steps if the family counts steps up front (0: learnt from its first frame)."""
@@ -84,7 +103,7 @@ class PreviewPanel(QWidget):
             return
         frame, rate = self._pending
         self._pending = None
-        self.canvas.set_image(batch_qimage(frame.shown()))
+        self._set(frame.shown())
         if frame.noisy is not None:
             self.noisy_canvas.set_image(batch_qimage(frame.noisy))
         self.frames_painted += 1
@@ -109,7 +128,7 @@ class PreviewPanel(QWidget):
         self.speed_label.setText("")
 
     def show_images(self, images: np.ndarray) -> None:
-        self.canvas.set_image(batch_qimage(images))
+        self._set(images)
 
     def export_gif(self, path: str) -> str:
         return str(save_gif(self.frames, path))
