@@ -7,15 +7,17 @@ so drawing the next code costs one position's work instead of re-running the who
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .configs import DictConfig
+
 
 @dataclass(frozen=True)
-class TransformerConfig:
+class TransformerConfig(DictConfig):
     vocab: int = 128  # codebook size of the VQ-VAE
     grid: int = 7  # codes per side: the sequence is grid * grid codes
     dim: int = 192
@@ -33,14 +35,6 @@ class TransformerConfig:
     @property
     def length(self) -> int:
         return self.grid * self.grid
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TransformerConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 Cache = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys and values (B, heads, T, dim/heads)

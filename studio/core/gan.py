@@ -5,16 +5,18 @@ The generator maps z ~ N(0, I) to an image in [-1, 1]; the discriminator is a re
 that returns one logit per image."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .configs import DictConfig
+
 
 @dataclass(frozen=True)
-class GANConfig:
+class GANConfig(DictConfig):
     image_size: int = 28  # divisible by 4
     channels: int = 1
     z_dim: int = 64
@@ -27,14 +29,6 @@ class GANConfig:
             raise ValueError(f"image_size must be divisible by 4, got {self.image_size}")
         if self.loss not in ("hinge", "nonsaturating"):
             raise ValueError(f"loss must be 'hinge' or 'nonsaturating', got {self.loss!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "GANConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 class Generator(nn.Module):

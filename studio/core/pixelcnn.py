@@ -9,11 +9,13 @@ up to c, so per pixel only a short strip of one row is recomputed (see ``ar_samp
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from .configs import DictConfig
 
 MASKS = ("A", "B", "V_A", "V_B")
 
@@ -50,7 +52,7 @@ class MaskedConv2d(nn.Conv2d):
 
 
 @dataclass(frozen=True)
-class PixelCNNConfig:
+class PixelCNNConfig(DictConfig):
     image_size: int = 28
     levels: int = 2  # values per pixel: 2 models binarised images
     channels: int = 64  # features per stack
@@ -68,14 +70,6 @@ class PixelCNNConfig:
     def reach(self) -> int:
         """How many rows up (and columns left) the last layer sees: what a cropped recomputation needs."""
         return self.first_kernel // 2 + self.layers * (self.kernel // 2)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "PixelCNNConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 def gate(a: torch.Tensor) -> torch.Tensor:

@@ -7,15 +7,17 @@ one-hot choice): its likelihood is comparable with the VAE's and the PixelCNN's.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .configs import DictConfig
+
 
 @dataclass(frozen=True)
-class VQVAEConfig:
+class VQVAEConfig(DictConfig):
     image_size: int = 28  # divisible by 4: two stride-2 steps down to the code grid
     channels: int = 1
     hidden: int = 64
@@ -26,14 +28,6 @@ class VQVAEConfig:
     @property
     def grid(self) -> int:
         return self.image_size // 4
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "VQVAEConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 class ResBlock(nn.Module):

@@ -16,9 +16,9 @@ from ..errors import StudioError
 from ..events import Frame
 from ..pixelcnn import GatedPixelCNN, PixelCNNConfig
 from ..request import MAX_BATCH, GenerationRequest
-from ..text import PromptEncoder, shared_encoder
+from ..text import PromptEncoder
 from ..vqvae import VQVAE, VQVAEConfig
-from .base import Family, register
+from .base import Family, PromptConditioned, register
 
 ARCHS = ("pixelcnn", "transformer")
 
@@ -31,7 +31,7 @@ def _config(checkpoint: ckpt_io.Checkpoint, key: str, cls):
 
 
 @register
-class AutoregressiveFamily(Family):
+class AutoregressiveFamily(PromptConditioned, Family):
     name = "autoregressive"  # label, controls and samplers come from its CATALOG entry
 
     def __init__(self, checkpoint: ckpt_io.Checkpoint, device: str = "cpu",
@@ -77,25 +77,8 @@ class AutoregressiveFamily(Family):
         s = self.tokenizer.config.image_size if self.tokenizer else self.model.config.image_size
         return s, s
 
-    @property
-    def conditional(self) -> bool:
-        return self.model.conditional
-
-    @property
-    def encoder(self) -> PromptEncoder | None:
-        if not self.conditional:
-            return None
-        if self._encoder is None:
-            self._encoder = shared_encoder()
-        return self._encoder
-
     def default_request(self) -> GenerationRequest:
         return super().default_request().with_(sampler="cached")
-
-    def _cond(self, prompt: str, n: int) -> torch.Tensor | None:
-        if not self.conditional:
-            return None
-        return self.encoder.encode([prompt])[0:1].expand(n, -1).to(self.device)
 
     # --- sampling -----------------------------------------------------------------------------------
     def sample(self, request: GenerationRequest, *, want_noisy: bool = False) -> Iterator[Frame]:

@@ -13,6 +13,9 @@ from ..events import Frame
 from ..request import GenerationRequest
 
 if TYPE_CHECKING:
+    import torch
+
+    from ..text import PromptEncoder
     from ..trainer import TrainTask
 
 FAMILIES: dict[str, type["Family"]] = {}
@@ -72,3 +75,32 @@ class Family(ABC):
         """How this family trains: a fresh model, its loss on one batch and a batch stream, for the
         shared Trainer."""
         raise StudioError(f"The {cls.label} family cannot be trained yet.")
+
+
+class PromptConditioned:
+    """For families whose models may or may not read the prompt (``model.conditional``): the prompt
+    encoder is loaded only for those that do, and ``_cond`` turns a prompt into their condition."""
+
+    _encoder: "PromptEncoder | None" = None
+    model: object
+    device: str
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.model.conditional)
+
+    @property
+    def encoder(self) -> "PromptEncoder | None":
+        if not self.conditional:
+            return None
+        if self._encoder is None:
+            from ..text import shared_encoder
+
+            self._encoder = shared_encoder()
+        return self._encoder
+
+    def _cond(self, prompt: str, n: int) -> "torch.Tensor | None":
+        if not self.conditional:
+            return None
+        return self.encoder.encode([prompt])[0:1].expand(n, -1).to(self.device)
+

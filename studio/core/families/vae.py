@@ -9,9 +9,9 @@ import torch
 
 from .. import checkpoint as ckpt_io
 from ..errors import StudioError
-from ..text import PromptEncoder, shared_encoder
+from ..text import PromptEncoder
 from ..vae import VAE, VAEConfig
-from .base import register
+from .base import PromptConditioned, register
 from .latent_family import (MIN_EXPLAINED, LatentFamily, LatentMap, basis_from_checkpoint,  # noqa: F401
                             map_from_checkpoint, prior_latents)
 
@@ -28,7 +28,7 @@ def from_unit(x: torch.Tensor) -> np.ndarray:
 
 
 @register
-class VAEFamily(LatentFamily):
+class VAEFamily(PromptConditioned, LatentFamily):
     name = "vae"  # label, controls and samplers come from its CATALOG entry
 
     def __init__(self, checkpoint: ckpt_io.Checkpoint, device: str = "cpu",
@@ -62,24 +62,6 @@ class VAEFamily(LatentFamily):
     @property
     def latent_dim(self) -> int:
         return self.config.latent_dim
-
-    @property
-    def conditional(self) -> bool:
-        return self.model.conditional
-
-    @property
-    def encoder(self) -> PromptEncoder | None:
-        """The prompt encoder, loaded only for conditional models."""
-        if not self.conditional:
-            return None
-        if self._encoder is None:
-            self._encoder = shared_encoder()
-        return self._encoder
-
-    def _cond(self, prompt: str, n: int) -> torch.Tensor | None:
-        if not self.conditional:
-            return None
-        return self.encoder.encode([prompt])[0:1].expand(n, -1).to(self.device)
 
     # --- decoding and encoding ------------------------------------------------------------------
     @torch.no_grad()
