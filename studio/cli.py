@@ -151,12 +151,25 @@ def _generate(args: argparse.Namespace) -> int:
             raise StudioError(f"--latent needs {getattr(model, 'latent_dim', 'no')} values for {model.checkpoint.id} "
                               f"(got {len(latent)}).")
     default = model.default_request()
+    init = ""
+    if args.init_image:
+        if not model.img2img:
+            model.checked(default.with_(init_image="0" * 16))  # says why this family cannot
+        from .core.images import load_for_model
+        from .core.inputs import store_input
+
+        h, _ = model.image_size
+        image, note = load_for_model(args.init_image, h, model.channels)
+        init = store_input(image)
+        if not args.quiet:
+            print(f"input image: {note}", file=sys.stderr)
     if args.sampler and model.samplers and args.sampler not in model.samplers:
         raise StudioError(f"{model.checkpoint.id} samples with {', '.join(model.samplers)}, not {args.sampler!r}.")
     base = default.with_(
         prompt=args.prompt, negative_prompt=args.negative_prompt, steps=args.steps,
         sampler=args.sampler or default.sampler, guidance=args.guidance, seed=args.seed, eta=args.eta, latent=latent,
-        truncation=args.truncation, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p).validated()
+        truncation=args.truncation, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+        init_image=init, strength=args.strength).validated()
     out = Path(args.out)
     images, metas = [], []
     done = 0
@@ -222,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="generate images from a prompt")
-    g.add_argument("--prompt", default="", help="what to draw; empty samples unconditionally")
+    g.add_argument("--prompt", default="", help="what to draw; empty samples unconditionally; "
+                   "'a sneaker::0.7 | a sandal::0.3' blends prompts with those weights")
     g.add_argument("--negative-prompt", default="", help="what to steer away from")
     g.add_argument("--family", help="only accept a checkpoint of this family")
     g.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="checkpoint id or .safetensors path")
@@ -241,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--top-k", type=int, default=0, help="autoregressive: draw among the k likeliest values (0: all)")
     g.add_argument("--top-p", type=float, default=1.0,
                    help="autoregressive: draw among the likeliest values holding this much probability (nucleus)")
+    g.add_argument("--init-image", help="diffusion: start from this image (image-to-image, SDEdit)")
+    g.add_argument("--strength", type=float, default=0.6,
+                   help="with --init-image: how far to noise it (0 keeps it, 1 ignores it)")
     g.add_argument("--num", type=int, default=1, help="how many images")
     g.add_argument("--grid", action="store_true", help="write one grid image instead of N files")
     g.add_argument("--out", required=True, help="a .png file, or a folder with --num N")

@@ -7,6 +7,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields, replace
 
+from .blend import parse_blend
 from .errors import RequestError
 
 MAX_STEPS = 1000
@@ -44,6 +45,10 @@ class GenerationRequest:
     # index y * width + x) on, the draws come from that seed instead. Redrawing everything after a
     # clicked pixel keeps the image before it exactly, since its draws are unchanged.
     redraws: tuple[tuple[int, int], ...] = ()
+    # Image-to-image (SDEdit): the input's hash in the inputs store (studio.core.inputs), noised to
+    # ``strength`` (0: the input itself, 1: pure noise) and denoised under the prompt.
+    init_image: str = ""
+    strength: float = 0.6
 
     def validated(self) -> "GenerationRequest":
         """Refuse values no widget would allow, with a message that names the field."""
@@ -65,6 +70,12 @@ class GenerationRequest:
             raise RequestError(f"top-k must be between 0 (off) and {MAX_TOP_K} (got {self.top_k}).")
         if not 0.0 < self.top_p <= 1.0:
             raise RequestError(f"top-p must be above 0 and at most 1 (got {self.top_p}).")
+        if not 0.0 <= self.strength <= 1.0:
+            raise RequestError(f"Strength must be between 0 and 1 (got {self.strength}).")
+        if self.init_image and not re.fullmatch(r"[0-9a-f]{16}", self.init_image):
+            raise RequestError(f"{self.init_image!r} is not an input image hash (16 hex digits).")
+        for text in (self.prompt, self.negative_prompt):
+            parse_blend(text)  # a malformed blend is a message now, not an error mid-run
         if self.redraws:
             where = [p for p, _ in self.redraws]
             if where != sorted(set(where)) or not all(0 <= p < self.width * self.height for p in where):
@@ -130,6 +141,8 @@ class GenerationRequest:
             lines[-1] += f", Truncation: {self.truncation:g}"
         if (self.temperature, self.top_k, self.top_p) != (1.0, 0, 1.0):
             lines[-1] += f", Temperature: {self.temperature!r}, Top k: {self.top_k}, Top p: {self.top_p!r}"
+        if self.init_image:
+            lines[-1] += f", Init image: {self.init_image}, Denoising strength: {self.strength!r}"
         if self.redraws:
             lines[-1] += ", Redraws: " + " ".join(f"{p}@{sd}" for p, sd in self.redraws)
         if self.latent:  # space-separated: the line's fields are comma-separated
@@ -154,7 +167,8 @@ class GenerationRequest:
         mapping = {"Steps": "steps", "Sampler": "sampler", "CFG scale": "guidance", "Seed": "seed",
                    "Model hash": "checkpoint_hash", "Model": "checkpoint", "Family": "family",
                    "Batch size": "batch_size", "Eta": "eta", "Truncation": "truncation",
-                   "Temperature": "temperature", "Top k": "top_k", "Top p": "top_p"}
+                   "Temperature": "temperature", "Top k": "top_k", "Top p": "top_p",
+                   "Init image": "init_image", "Denoising strength": "strength"}
         for key, name in mapping.items():
             if key in kv:
                 d[name] = kv[key].strip()

@@ -83,7 +83,7 @@ class AutoregressiveFamily(PromptConditioned, Family):
     # --- sampling -----------------------------------------------------------------------------------
     def sample(self, request: GenerationRequest, *, want_noisy: bool = False) -> Iterator[Frame]:
         """One Frame per row of pixels (PixelCNN) or of codes (transformer); the last is the image."""
-        req = request.validated()
+        req = self.checked(request)
         if req.sampler not in self.samplers:
             raise StudioError(f"The autoregressive family samples with {' or '.join(self.samplers)}, "
                               f"not {req.sampler!r}.")

@@ -42,6 +42,7 @@ class Family(ABC):
     # "guidance", "seed", "batch", "latent"}.
     controls: ClassVar[frozenset[str]]
     samplers: ClassVar[tuple[str, ...]] = ()
+    img2img: ClassVar[bool] = False  # can start from a given image (request.init_image)
 
     def __init_subclass__(cls, **kwargs) -> None:
         """A family's label, controls and samplers are its CATALOG entry: one place, readable without torch."""
@@ -69,6 +70,14 @@ class Family(ABC):
 
     @abstractmethod
     def sample(self, request: GenerationRequest, *, want_noisy: bool = False) -> Iterator[Frame]: ...
+
+    def checked(self, request: GenerationRequest) -> GenerationRequest:
+        """The request validated, and refused if it asks for what this family cannot do."""
+        req = request.validated()
+        if req.init_image and not self.img2img:
+            raise StudioError(f"The {self.label} family has no image-to-image path: it cannot start from a given "
+                              "image. Clear the input image to generate from scratch, or pick Diffusion.")
+        return req
 
     @classmethod
     def train_task(cls, dataset: str, **options) -> "TrainTask":
@@ -102,5 +111,7 @@ class PromptConditioned:
     def _cond(self, prompt: str, n: int) -> "torch.Tensor | None":
         if not self.conditional:
             return None
-        return self.encoder.encode([prompt])[0:1].expand(n, -1).to(self.device)
+        from ..blend import embed_prompts
+
+        return embed_prompts(self.encoder, [prompt])[0:1].expand(n, -1).to(self.device)
 

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from .. import checkpoint as ckpt_io
+from ..blend import embed_prompts
 from ..device import to_uint8
 from ..errors import StudioError
 from ..events import Frame
@@ -38,6 +39,7 @@ def diffusion_loss(model: UNet, schedule: NoiseSchedule, x0: torch.Tensor, cond:
 @register
 class DiffusionFamily(Family):
     name = "diffusion"  # label, controls and samplers come from its CATALOG entry
+    img2img = True
 
     def __init__(self, checkpoint: ckpt_io.Checkpoint, device: str = "cpu",
                  encoder: PromptEncoder | None = None) -> None:
@@ -56,6 +58,10 @@ class DiffusionFamily(Family):
     def image_size(self) -> tuple[int, int]:
         s = self.model.config.image_size
         return s, s
+
+    @property
+    def channels(self) -> int:
+        return self.model.config.in_channels
 
     @property
     def conditional(self) -> bool:
@@ -86,11 +92,11 @@ class DiffusionFamily(Family):
         return e_u + guidance * (e_c - e_u)
 
     def sample(self, request: GenerationRequest, *, want_noisy: bool = False) -> Iterator[Frame]:
-        req = request.validated()
+        req = self.checked(request)
         n = req.batch_size
         cond = uncond = None
         if self.conditional:
-            embs = self.encoder.encode([req.prompt, req.negative_prompt]).to(self.device)
+            embs = embed_prompts(self.encoder, [req.prompt, req.negative_prompt]).to(self.device)
             cond, uncond = embs[0:1].expand(n, -1), embs[1:2].expand(n, -1)
             if not req.prompt.strip() and not req.negative_prompt.strip():
                 uncond = None  # unconditional: one pass through the null embedding
@@ -99,18 +105,43 @@ class DiffusionFamily(Family):
         c = self.model.config
         shape = (c.in_channels, c.image_size, c.image_size)
         gens = [torch.Generator().manual_seed(req.seed + i) for i in range(n)]
-        x = self._noise(gens, shape)
-        total = len(sampler.timesteps)
-        for i, t in enumerate(sampler.timesteps):
+        start = 0
+        if req.init_image:
+            # SDEdit (Meng et al. 2022): noise the input to the level of the strength's timestep, then
+            # run the rest of the schedule; strength 0 runs no step and returns the input itself.
+            x0 = self.init_tensor(req.init_image).expand(n, -1, -1, -1)
+            start = len(sampler.timesteps) - round(req.strength * len(sampler.timesteps))
+            if start == len(sampler.timesteps):
+                yield Frame(1, 1, to_uint8(x0), final=True)
+                return
+            t0 = torch.full((n,), sampler.timesteps[start], dtype=torch.long, device=self.device)
+            x = self.schedule.q_sample(x0, t0, self._noise(gens, shape))
+        else:
+            x = self._noise(gens, shape)
+        total = len(sampler.timesteps) - start
+        for k, i in enumerate(range(start, len(sampler.timesteps))):
+            t = sampler.timesteps[i]
             e = self.eps(x, t, cond, uncond, req.guidance)
-            last = i == total - 1
+            last = k == total - 1
             noise = None
             if sampler.stochastic and not last:
                 noise = self._noise(gens, shape)
             out = sampler.step(e, i, x, noise)
             x = out.prev_sample
-            yield Frame(i + 1, total, to_uint8(x if last else out.pred_x0),
+            yield Frame(k + 1, total, to_uint8(x if last else out.pred_x0),
                         to_uint8(x) if want_noisy else None, final=last)
+
+    def init_tensor(self, h: str) -> torch.Tensor:
+        """The stored input image as the model's (1, C, H, W) in [-1, 1]."""
+        from ..inputs import load_input
+
+        c = self.model.config
+        image = load_input(h)
+        if image.shape != (c.image_size, c.image_size, c.in_channels):
+            raise StudioError(f"The input image is {image.shape[1]}x{image.shape[0]} with {image.shape[2]} channel(s); "
+                              f"{self.checkpoint.id} works on {c.image_size}x{c.image_size} with {c.in_channels}: "
+                              "drop the image again with this model selected.")
+        return (torch.from_numpy(image.copy()).float().permute(2, 0, 1)[None] / 127.5 - 1.0).to(self.device)
 
     def generate(self, request: GenerationRequest) -> np.ndarray:
         """Run to the end and return the final (B, H, W, C) images."""

@@ -112,7 +112,7 @@ class LatentFamily(Family):
     def sample(self, request: GenerationRequest, *, want_noisy: bool = False) -> Iterator[Frame]:
         """One step: the request's latent, or the seed's draw from the prior (scaled by the
         truncation where the family offers it), through the decoder."""
-        req = request.validated()
+        req = self.checked(request)
         if req.latent:
             z = np.asarray(req.latent, np.float32)[None]
         else:
