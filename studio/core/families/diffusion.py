@@ -69,11 +69,12 @@ class DiffusionFamily(Family):
 
     @classmethod
     def train_task(cls, dataset: str, **options):
-        from .diffusion_train import fashion_mnist_task
+        from .diffusion_train import fashion_mnist_task, shapes_task
 
-        if dataset != "fashion-mnist":
-            raise StudioError(f"Unknown data set {dataset!r}; the diffusion trainer knows: fashion-mnist.")
-        return fashion_mnist_task(**options)
+        tasks = {"fashion-mnist": fashion_mnist_task, "shapes": shapes_task}
+        if dataset not in tasks:
+            raise StudioError(f"Unknown data set {dataset!r}; the diffusion trainer knows: {', '.join(tasks)}.")
+        return tasks[dataset](**options)
 
     def _noise(self, gens: list[torch.Generator], shape: tuple[int, ...]) -> torch.Tensor:
         # One generator per image: image i of a batch with seed s is image 0 of seed s + i.
