@@ -14,6 +14,7 @@ class FamilyInfo:
     controls: frozenset[str]
     samplers: tuple[str, ...] = ()
     description: str = ""
+    img2img: bool = False  # can start from a given image (SDEdit for diffusion)
 
 
 CATALOG: dict[str, FamilyInfo] = {
@@ -23,6 +24,7 @@ CATALOG: dict[str, FamilyInfo] = {
         ("ddim", "ddpm", "dpm++2m"),
         "Starts from pure noise and removes a little of it at every step (DDPM); the preview shows "
         "the model's current guess of the clean image.",
+        img2img=True,
     ),
     "vae": FamilyInfo(
         "vae", "VAE",

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QPushButton,
-                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
+                               QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from ..core.catalog import FamilyInfo
 from ..core.request import MAX_BATCH, MAX_SEED, MAX_STEPS, MAX_TEMPERATURE, MAX_TOP_K, GenerationRequest
+from .canvas import ImageCanvas
+from .qimage import to_qimage
 
 
 class ControlsPanel(QWidget):
     # Each form row's control key (a family's CATALOG controls); "eta" shows with the DDIM sampler.
-    ROWS = ("steps", "sampler", "eta", "guidance", "truncation", "temperature", "top_k", "top_p", "seed", "batch")
+    ROWS = ("steps", "sampler", "eta", "guidance", "truncation", "temperature", "top_k", "top_p", "seed", "batch",
+            "img2img")
     generateClicked = Signal()
     cancelClicked = Signal()
 
@@ -48,6 +52,18 @@ class ControlsPanel(QWidget):
         self.randomize = QToolButton(text="New")
         self.randomize.setToolTip("Draw a new random seed")
         self.batch = QSpinBox(minimum=1, maximum=MAX_BATCH, value=1)
+        # Image-to-image: the input (by hash in the inputs store), shown small, and how far to noise it.
+        self.init_image = ""
+        self.img2img = False  # whether the current family can use it
+        self.init_view = ImageCanvas("drop an image on the preview")
+        self.init_view.setMinimumSize(44, 44)
+        self.init_view.setMaximumSize(64, 64)
+        self.strength = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=0.6, decimals=2)
+        self.strength.setToolTip("How far the input is noised before it is denoised under the prompt: 0 keeps it "
+                                 "as it is, 1 ignores it (SDEdit)")
+        self.clear_init = QToolButton(text="×")
+        self.clear_init.setToolTip("Forget the input image: generate from noise")
+        self.clear_init.clicked.connect(lambda: self.set_init_image("", None))
         self.generate_button = QPushButton("Generate  (Ctrl+Enter)")
         self.generate_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel  (Esc)")
@@ -68,6 +84,12 @@ class ControlsPanel(QWidget):
         form.addRow("Top-p", self.top_p)
         form.addRow("Seed", seed_row)
         form.addRow("Batch", self.batch)
+        init_row = QHBoxLayout()
+        init_row.addWidget(self.init_view)
+        init_row.addWidget(QLabel("strength"))
+        init_row.addWidget(self.strength, 1)
+        init_row.addWidget(self.clear_init)
+        form.addRow("Input image", init_row)
         self.form = form
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 1)
@@ -90,8 +112,10 @@ class ControlsPanel(QWidget):
         self.sampler.addItems(list(info.samplers))
         if current in info.samplers:
             self.sampler.setCurrentText(current)
+        self.img2img = info.img2img
         for row, key in enumerate(self.ROWS):
-            self.form.setRowVisible(row, key in info.controls or (key == "eta" and "ddim" in info.samplers))
+            self.form.setRowVisible(row, key in info.controls or (key == "eta" and "ddim" in info.samplers)
+                                    or (key == "img2img" and info.img2img))
 
     def new_seed(self) -> None:
         self.seed.setValue(random.randint(0, 2**31 - 1))
@@ -108,7 +132,8 @@ class ControlsPanel(QWidget):
                              seed=self.seed.value(), batch_size=self.batch.value(),
                              truncation=round(self.truncation.value(), 4),
                              temperature=round(self.temperature.value(), 4), top_k=self.top_k.value(),
-                             top_p=round(self.top_p.value(), 4))
+                             top_p=round(self.top_p.value(), 4), init_image=self.init_image if self.img2img else "",
+                             strength=round(self.strength.value(), 4))
 
     def apply(self, request: GenerationRequest) -> None:
         self.steps.setValue(request.steps)
@@ -122,6 +147,22 @@ class ControlsPanel(QWidget):
         self.temperature.setValue(request.temperature)
         self.top_k.setValue(request.top_k)
         self.top_p.setValue(request.top_p)
+        self.strength.setValue(request.strength)
+        self.set_init_image(request.init_image, None)
+
+    def set_init_image(self, h: str, image: np.ndarray | None) -> None:
+        """Use the stored input ``h`` (shown from ``image``, or read from the store); '' for none."""
+        self.init_image = h
+        if h and image is None:
+            from ..core.errors import StudioError
+            from ..core.inputs import load_input
+
+            try:
+                image = load_input(h)
+            except StudioError:
+                image = None  # Generate will say what is missing
+        self.init_view.set_image(to_qimage(image) if h and image is not None else None)
+        self.clear_init.setEnabled(bool(h))
 
     def set_busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)

@@ -20,6 +20,7 @@ BAR_MS = 100  # QProgressBar repaints synchronously on every change: ten times a
 class PreviewPanel(QWidget):
     noisyToggled = Signal(bool)
     pixelClicked = Signal(int, int, int)  # image index in the batch, row, column
+    imageDropped = Signal(str)  # an image file (or gallery item) dropped here: the image-to-image input
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +64,18 @@ class PreviewPanel(QWidget):
         self.show_noisy.toggled.connect(self.noisyToggled)
         self.gif_button.clicked.connect(self.ask_export_gif)
         self.canvas.clicked.connect(self._clicked)
+        self.setAcceptDrops(True)
+        self.setToolTip("Drop an image here to start from it (image-to-image)")
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.imageDropped.emit(files[0])
 
     def set_clickable(self, hint: str) -> None:
         """Offer clicks on the shown image (``hint`` says what they do; empty: none)."""

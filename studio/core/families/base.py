@@ -50,6 +50,7 @@ class Family(ABC):
         info = CATALOG.get(getattr(cls, "name", ""))
         if info is not None:
             cls.label, cls.controls, cls.samplers = info.label, info.controls, info.samplers
+            cls.img2img = info.img2img
 
     def __init__(self, checkpoint: Checkpoint, device: str) -> None:
         self.checkpoint = checkpoint

@@ -38,8 +38,7 @@ def diffusion_loss(model: UNet, schedule: NoiseSchedule, x0: torch.Tensor, cond:
 
 @register
 class DiffusionFamily(Family):
-    name = "diffusion"  # label, controls and samplers come from its CATALOG entry
-    img2img = True
+    name = "diffusion"  # label, controls, samplers and img2img come from its CATALOG entry
 
     def __init__(self, checkpoint: ckpt_io.Checkpoint, device: str = "cpu",
                  encoder: PromptEncoder | None = None) -> None:
