@@ -75,7 +75,7 @@ class Uniforms:
 
 # --- PixelCNN --------------------------------------------------------------------------------------------
 
-@torch.no_grad()
+@torch.inference_mode()
 def pixelcnn_rows(model: GatedPixelCNN, n: int, seed: int, s: Sampling, cond: torch.Tensor | None = None,
                   *, cached: bool = True, prefix: torch.Tensor | None = None, start: int = 0,
                   redraws: tuple[tuple[int, int], ...] = ()) -> Iterator[tuple[int, torch.Tensor]]:
@@ -93,11 +93,12 @@ def pixelcnn_rows(model: GatedPixelCNN, n: int, seed: int, s: Sampling, cond: to
     if prefix is not None:
         x.view(n, -1)[:, :start] = prefix.to(device).view(n, -1)[:, :start]
     conds = model.cond_terms(cond)
+    no_cond = [0.0] * len(conds)
     u = Uniforms(seed, n, redraws)
     for r in range(size):
-        if cached:
+        if cached:  # this row's input from the vertical stack, with the prompt's bias folded in once
             top = max(0, r - reach)
-            from_v = [t[:, :, -1:] for t in model.vertical(x[:, :, top:r + 1], conds)]
+            from_v = [t[:, :, -1:] + c for t, c in zip(model.vertical(x[:, :, top:r + 1], conds), conds)]
         for col in range(size):
             pos = r * size + col
             draws = u.next()
@@ -105,8 +106,8 @@ def pixelcnn_rows(model: GatedPixelCNN, n: int, seed: int, s: Sampling, cond: to
                 continue
             if cached:
                 left = max(0, col - reach)
-                logits = model.horizontal(x[:, :, r:r + 1, left:col + 1],
-                                          [t[..., left:col + 1] for t in from_v], conds)[:, :, 0, -1]
+                logits = model.horizontal(x[:, :, r:r + 1, left:col + 1], [t[..., left:col + 1] for t in from_v],
+                                          no_cond, last=True)[:, :, 0, -1]
             else:
                 logits = model.horizontal(x, model.vertical(x, conds), conds)[:, :, r, col]
             x[:, 0, r, col] = draw(logits, draws, s).to(device)
@@ -115,7 +116,7 @@ def pixelcnn_rows(model: GatedPixelCNN, n: int, seed: int, s: Sampling, cond: to
 
 # --- image transformer -------------------------------------------------------------------------------------
 
-@torch.no_grad()
+@torch.inference_mode()
 def transformer_rows(model: ImageTransformer, n: int, seed: int, s: Sampling, cond: torch.Tensor | None = None,
                      *, cached: bool = True, prefix: torch.Tensor | None = None, start: int = 0,
                      redraws: tuple[tuple[int, int], ...] = ()) -> Iterator[tuple[int, torch.Tensor]]:

@@ -129,12 +129,14 @@ class GatedPixelCNN(nn.Module):
             out.append(to_h)
         return out
 
-    def horizontal(self, x: torch.Tensor, from_v: list[torch.Tensor], conds: list) -> torch.Tensor:
-        """Logits (B, levels, H, W) from the horizontal stack over ``x``'s rows, given ``vertical``."""
+    def horizontal(self, x: torch.Tensor, from_v: list[torch.Tensor], conds: list, *, last: bool = False
+                   ) -> torch.Tensor:
+        """Logits (B, levels, H, W) from the horizontal stack over ``x``'s rows, given ``vertical``
+        (``last``: only for the last column, all a sampler needs)."""
         h = self.inputs(x)
         for layer, v, c in zip(self.stack, from_v, conds):
             h = layer.horizontal(h, v, c)
-        return self.head(h)
+        return self.head(h[..., -1:] if last else h)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, levels, H, W) for every pixel given the pixels before it in raster order."""
