@@ -2,7 +2,7 @@
 
     d^2 = |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^{1/2})
 
-scipy is not a dependency, so the matrix square root uses symmetric eigendecompositions only:
+The matrix square root uses symmetric eigendecompositions only (real and stable, unlike a general sqrtm):
 (S1 S2)^{1/2} has the same trace as (A S2 A)^{1/2} with A = S1^{1/2}, and A S2 A is symmetric PSD.
 """
 from __future__ import annotations
