@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QWi
 from ..core.catalog import CATALOG, FamilyInfo
 from ..core.errors import StudioError
 from ..core.gallery import GalleryItem, GalleryStore
+from ..core.phrases import PhraseStore
 from ..core.pngmeta import read_settings
 from ..core.request import GenerationRequest
 from ..workers.generation import GenerationController, JobResult
@@ -22,6 +23,7 @@ from .controls import ControlsPanel
 from .gallery_panel import GalleryPanel
 from .latent_explorer import LatentExplorer
 from .model_panel import ModelPanel
+from .phrase_library import PhraseLibraryPanel
 from .preview import PreviewPanel
 from .prompt import PromptPanel
 from .queue_panel import QueuePanel
@@ -74,6 +76,13 @@ class MainWindow(QMainWindow):
         self._dock("Training", self.training_panel, right)
         self.tabifyDockWidget(self.docks["Queue"], self.docks["Training"])
         self.docks["Queue"].raise_()
+        # Phrase library: a tab beside Model; it feeds the prompt's completion and takes its chips.
+        self.phrases = PhraseLibraryPanel(PhraseStore.default())
+        self._dock("Phrases", self.phrases, left)
+        self.tabifyDockWidget(self.docks["Model"], self.docks["Phrases"])
+        self.docks["Model"].raise_()
+        self.prompt_panel.use_library(self.phrases)
+        self.prompt_panel.settingsDropped.connect(self.apply_request)  # a gallery image Shift+dropped on the prompt
         self.resizeDocks([self.docks["Model"], self.docks["Preview"], self.docks["Gallery"]], [300, 640, 420],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["Gallery"], self.docks["Queue"]], [600, 240], Qt.Orientation.Vertical)
@@ -169,10 +178,13 @@ class MainWindow(QMainWindow):
         self.controls.next_seed()
         req = self.current_request()
         try:
-            return self.controller.submit(req)
+            job_id = self.controller.submit(req)
         except StudioError as e:
             self.notify(str(e), error=True)
             return None
+        if self.prompt_panel.isEnabled():  # a prompt the model reads: its phrases become recent ones
+            self.phrases.record_prompt(req.prompt)
+        return job_id
 
     def redraw_after(self, index: int, row: int, col: int) -> str | None:
         """Autoregressive: draw the last result again from the clicked pixel on, with a new seed for

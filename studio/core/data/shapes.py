@@ -50,6 +50,9 @@ COUNT_WORDS: dict[int, str] = {2: "two", 3: "three"}
 # Relation ids (GenEval's names) and how captions phrase them.
 RELATIONS: dict[str, str] = {"left of": "to the left of", "right of": "to the right of",
                              "above": "above", "below": "below"}
+# The phrase library's Shapes section: words a prompt for a Shapes model is built from.
+PHRASES: tuple[str, ...] = (*(f"a {c} {s}" for c in COLOUR_NAMES for s in SHAPES[:3]), "a small circle",
+                            "a large square", "two triangles", "three circles", *RELATIONS.values())
 KINDS: tuple[str, ...] = ("single", "two_object", "counting", "position", "color_attr")
 KIND_WEIGHTS: tuple[float, ...] = (0.2, 0.2, 0.2, 0.25, 0.15)
 
