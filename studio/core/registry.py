@@ -21,10 +21,21 @@ class CheckpointInfo:
     path: Path
     dataset: str = ""
     card: dict = field(default_factory=dict, compare=False, hash=False)
+    config: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def title(self) -> str:
         return self.card.get("title") or self.id
+
+    @property
+    def image_format(self) -> tuple[int, int]:
+        """(side, channels) of the images the model makes, read from its config without loading it."""
+        c = self.config
+        for key, channels in (("unet", "in_channels"), ("vqvae", "channels"), ("vae", "channels"),
+                              ("gan", "channels"), ("pixelcnn", None)):
+            if key in c:
+                return int(c[key].get("image_size", 28)), int(c[key].get(channels, 1)) if channels else 1
+        return 28, 1
 
 
 def inspect(path: Path) -> CheckpointInfo:
@@ -37,7 +48,7 @@ def inspect(path: Path) -> CheckpointInfo:
         config = {}
     card = read_card(path)
     return CheckpointInfo(path.stem, meta.get("family", "?"), path, card.get("data", {}).get("dataset")
-                          or config.get("dataset", ""), card)
+                          or config.get("dataset", ""), card, config)
 
 
 def scan(dirs: list[Path] | None = None, family: str | None = None) -> tuple[list[CheckpointInfo], list[str]]:

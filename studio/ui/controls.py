@@ -64,6 +64,7 @@ class ControlsPanel(QWidget):
         self.clear_init = QToolButton(text="×")
         self.clear_init.setToolTip("Forget the input image: generate from noise")
         self.clear_init.clicked.connect(lambda: self.set_init_image("", None))
+        self.clear_init.setEnabled(False)
         self.generate_button = QPushButton("Generate  (Ctrl+Enter)")
         self.generate_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel  (Esc)")

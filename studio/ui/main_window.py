@@ -19,6 +19,7 @@ from ..core.pngmeta import read_settings
 from ..core.request import GenerationRequest
 from ..workers.generation import GenerationController, JobResult
 from ..workers.training import TrainingController
+from .blend_panel import BlendPanel
 from .controls import ControlsPanel
 from .gallery_panel import GalleryPanel
 from .latent_explorer import LatentExplorer
@@ -75,6 +76,10 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Queue"], self.docks["Interpolate"])
         self._dock("Training", self.training_panel, right)
         self.tabifyDockWidget(self.docks["Queue"], self.docks["Training"])
+        self.blend = BlendPanel()
+        self._dock("Blend", self.blend, right)
+        self.tabifyDockWidget(self.docks["Queue"], self.docks["Blend"])
+        self._sweep: dict | None = None  # job ids of a running prompt sweep, and their images
         self.docks["Queue"].raise_()
         # Phrase library: a tab beside Model; it feeds the prompt's completion and takes its chips.
         self.phrases = PhraseLibraryPanel(PhraseStore.default())
@@ -115,6 +120,10 @@ class MainWindow(QMainWindow):
         self.controls.cancelClicked.connect(self.controller.cancel)
         self.preview.noisyToggled.connect(lambda on: setattr(self.controller, "want_noisy", on))
         self.preview.pixelClicked.connect(self.redraw_after)
+        self.preview.imageDropped.connect(self.set_input_image)
+        self.blend.usePrompt.connect(lambda text: self.prompt_panel.set_text(text, self.prompt_panel.negative_text()))
+        self.blend.generateWanted.connect(lambda text: self.submit_prompts([text]))
+        self.blend.sweepWanted.connect(self.sweep)
         self.gallery.useSettings.connect(self.use_item_settings)
         self.queue_panel.editRequested.connect(self.apply_request)
         c = controller
@@ -185,6 +194,63 @@ class MainWindow(QMainWindow):
         if self.prompt_panel.isEnabled():  # a prompt the model reads: its phrases become recent ones
             self.phrases.record_prompt(req.prompt)
         return job_id
+
+    def set_input_image(self, path: str) -> bool:
+        """Image-to-image: the dropped file (or gallery item) becomes the input of the next Generate."""
+        from ..core.images import load_for_model
+        from ..core.inputs import store_input
+
+        ck, info = self.model_panel.current(), self.model_panel.family_info()
+        if not info.img2img:
+            self.notify(f"The {info.label} family has no image-to-image path: it cannot start from a given image. "
+                        "Pick Diffusion to use one (drop a studio PNG elsewhere in the window to restore its settings).",
+                        error=True)
+            return False
+        if ck is None:
+            self.notify("No checkpoint is selected: pick one in the Model panel.", error=True)
+            return False
+        size, channels = ck.image_format
+        try:
+            image, note = load_for_model(path, size, channels)
+            h = store_input(image)
+        except StudioError as e:
+            self.notify(str(e), error=True)
+            return False
+        self.controls.set_init_image(h, image)
+        self.notify(f"Input image {Path(path).name} ({note}): Generate now starts from it at strength "
+                    f"{self.controls.strength.value():g}.")
+        return True
+
+    def submit_prompts(self, prompts: list[str]) -> list[str]:
+        """Generate each prompt with the current settings and the current seed (not a new one)."""
+        base = self.current_request()
+        if base is None:
+            self.notify("No checkpoint is selected: pick one in the Model panel.", error=True)
+            return []
+        try:
+            return [self.controller.submit(base.with_(prompt=p)) for p in prompts]
+        except StudioError as e:
+            self.notify(str(e), error=True)
+            return []
+
+    def sweep(self, prompts: list[str]) -> None:
+        """Blend sweep: one image per mix, all with the same seed, collected for the GIF in order."""
+        ids = self.submit_prompts(prompts)
+        if ids:
+            self._sweep = {"ids": ids, "images": {}}
+            self.blend.sweep_started(len(ids))
+
+    def _collect_sweep(self, job_id: str, result: JobResult) -> None:
+        sw = self._sweep
+        if sw is None or job_id not in sw["ids"]:
+            return
+        sw["images"][job_id] = result.images
+        self.blend.sweep_progress(len(sw["images"]), len(sw["ids"]))
+        if len(sw["images"]) == len(sw["ids"]):
+            images = [sw["images"][i] for i in sw["ids"]]
+            self._sweep = None
+            self.blend.sweep_finished(images)
+            self.preview.finish(images)  # Export GIF in the preview plays the sweep too
 
     def redraw_after(self, index: int, row: int, col: int) -> str | None:
         """Autoregressive: draw the last result again from the clicked pixel on, with a new seed for
@@ -288,7 +354,7 @@ class MainWindow(QMainWindow):
         self.gallery.refresh()
         self.notify(f"Kept as gallery item {item.id}, with its latent vector.")
 
-    def _finished(self, _job_id: str, result: JobResult) -> None:
+    def _finished(self, job_id: str, result: JobResult) -> None:
         self.last_result = result
         req = result.request
         if not req.latent and req.family in CATALOG and "latent" in CATALOG[req.family].controls:
@@ -296,6 +362,7 @@ class MainWindow(QMainWindow):
         elif req.latent:
             self.latent.set_latent(np.asarray(req.latent, np.float32))
         self.preview.finish(result.frames)
+        self._collect_sweep(job_id, result)
         self.preview.set_clickable("Click a pixel to draw everything after it again (a new seed from there on)"
                                    if req.family == "autoregressive" else "")
         for i, image in enumerate(result.images):
