@@ -43,6 +43,11 @@ def card_html(info: CheckpointInfo) -> str:
         rows.append(f"test NLL {lk['test_nll_iwae_nats']:.1f} nats (IWAE k={lk['iwae_k']}), "
                     f"ELBO {lk['test_elbo_nats']:.1f}, reconstruction MSE {lk['reconstruction_mse']:.4f}, "
                     f"active units {lk.get('active_units', '?')} of {lk.get('latent_dim', '?')}")
+    ad = card.get("metrics", {}).get("adherence", {})
+    if ad:
+        tasks = ", ".join(f"{t.replace('_', ' ')} {v:.2f}" for t, v in ad["tasks"].items())
+        rows.append(f"prompt adherence {ad['overall']:.2f} (GenEval-style, guidance "
+                    f"{ad['settings'].get('guidance', '?')}): {tasks}")
     sp = card.get("metrics", {}).get("sampling_speed", {})
     if sp:
         rows.append(f"{sp['cached_seconds_per_image']:.2f} s per image cached, {sp['speedup']:.0f}x faster than "
