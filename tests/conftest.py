@@ -14,7 +14,8 @@ needs_fmnist = pytest.mark.skipif(not (FMNIST / "train-labels-idx1-ubyte.gz").ex
                                   reason="Debian's dataset-fashion-mnist is not installed")
 
 
-def make_tiny_checkpoint(path: Path, *, cond_dim: int = 384, seed: int = 0, image_size: int = 12) -> Path:
+def make_tiny_checkpoint(path: Path, *, cond_dim: int = 384, seed: int = 0, image_size: int = 12,
+                         channels: int = 1) -> Path:
     """An untrained but complete diffusion checkpoint: a few thousand parameters."""
     import torch
 
@@ -24,7 +25,7 @@ def make_tiny_checkpoint(path: Path, *, cond_dim: int = 384, seed: int = 0, imag
     from studio.core.unet import UNetConfig
 
     torch.manual_seed(seed)
-    unet = UNetConfig(in_channels=1, image_size=image_size, base_channels=8, channel_mult=(1, 2),
+    unet = UNetConfig(in_channels=channels, image_size=image_size, base_channels=8, channel_mult=(1, 2),
                       attention_levels=(1,), cond_dim=cond_dim, emb_dim=16)
     config = {"unet": unet.to_dict(), "schedule": ScheduleConfig().__dict__, "dataset": "tiny"}
     model, _ = build(config)
