@@ -23,6 +23,11 @@ from .base import Family, PromptConditioned, register
 ARCHS = ("pixelcnn", "transformer")
 
 
+def binary_to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(B, 1, H, W) {0, 1} pixels -> (B, H, W, 1) uint8 {0, 255}."""
+    return (x * 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
 def _config(checkpoint: ckpt_io.Checkpoint, key: str, cls):
     try:
         return cls.from_dict(checkpoint.config.get(key, {}))
@@ -92,21 +97,18 @@ class AutoregressiveFamily(PromptConditioned, Family):
         h, w = self.image_size
         if self.arch == "pixelcnn":
             rows = pixelcnn_rows(self.model, n, req.seed, s, cond, cached=cached, redraws=req.redraws)
-            total = h
-            for r, x in rows:
+            total, pixel_rows, show = h, 1, binary_to_uint8
+        else:
+            rows = transformer_rows(self.model, n, req.seed, s, cond, cached=cached,
+                                    redraws=self.code_redraws(req.redraws))
+            total, show = self.model.config.grid, self.decode_codes
+            pixel_rows = h // total  # a row of codes covers this many rows of pixels
+        for r, x in rows:
+            sampled = None
+            if r < total:
                 sampled = np.zeros((h, w), bool)
-                sampled[:r] = True
-                yield Frame(r, total, (x * 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy(),
-                            final=r == total, unit="row", sampled=None if r == total else sampled)
-            return
-        grid = self.model.config.grid
-        block = h // grid
-        for r, codes in transformer_rows(self.model, n, req.seed, s, cond, cached=cached,
-                                         redraws=self.code_redraws(req.redraws)):
-            sampled = np.zeros((h, w), bool)
-            sampled[:r * block] = True
-            yield Frame(r, grid, self.decode_codes(codes), final=r == grid, unit="row",
-                        sampled=None if r == grid else sampled)
+                sampled[:r * pixel_rows] = True
+            yield Frame(r, total, show(x), final=r == total, unit="row", sampled=sampled)
 
     def code_redraws(self, redraws: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
         """Pixel positions -> the positions of the codes whose blocks hold them. Each redraw replaces

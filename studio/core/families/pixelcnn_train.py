@@ -3,7 +3,6 @@ their likelihoods compare), optionally with caption embeddings for a prompt-cond
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..ar_sampling import Sampling, pixelcnn_rows
 from ..data import fashion_mnist
@@ -11,6 +10,7 @@ from ..data.batches import CaptionTable, captioned_batches
 from ..pixelcnn import GatedPixelCNN, PixelCNNConfig
 from ..text import PromptEncoder
 from ..trainer import TrainTask
+from .autoregressive import binary_to_uint8
 from .vae_train import binarized, class_conditions
 
 LN2 = float(np.log(2))
@@ -43,7 +43,7 @@ def pixelcnn_task(encoder: PromptEncoder | None = None, *, captions: bool = True
         c = None if preview_cond is None else preview_cond.to(next(ema.parameters()).device)
         for _, x in pixelcnn_rows(ema, 20, seed, Sampling(), c):
             pass
-        return (x * 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        return binary_to_uint8(x)
 
     return TrainTask(
         family="autoregressive", model=model, config=config, loss=loss,
