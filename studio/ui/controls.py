@@ -55,7 +55,8 @@ class ControlsPanel(QWidget):
         # Image-to-image: the input (by hash in the inputs store), shown small, and how far to noise it.
         self.init_image = ""
         self.img2img = False  # whether the current family can use it
-        self.init_view = ImageCanvas("drop an image on the preview")
+        self.init_view = ImageCanvas("none")
+        self.init_view.setToolTip("The image-to-image input: drop an image file or a gallery item on the preview")
         self.init_view.setMinimumSize(44, 44)
         self.init_view.setMaximumSize(64, 64)
         self.strength = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=0.6, decimals=2)
