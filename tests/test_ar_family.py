@@ -87,6 +87,27 @@ def test_transformer_redraws_map_pixels_to_the_codes_holding_them(tiny_ar_transf
     assert not np.array_equal(model.generate(req), model.generate(req.redrawn_from(0, 99)))
 
 
+def test_an_input_image_is_completed_from_its_top_rows(tiny_pixelcnn, tiny_ar_transformer):
+    from studio.core.inputs import store_input
+
+    image = (np.random.default_rng(2).random((12, 12, 1)) * 255).astype(np.uint8)
+    binary = np.where(image >= 128, 255, 0).astype(np.uint8)
+    h = store_input(image)
+    pixelcnn = load_model("tiny-pixelcnn")
+    req = pixelcnn.default_request().with_(init_image=h, batch_size=2, seed=8)
+    frames = list(pixelcnn.sample(req.with_(strength=0.5)))
+    half = frames[-1].preview
+    assert np.array_equal(half[:, :6], np.stack([binary[:6]] * 2)), "the top half is the binarised input"
+    assert not np.array_equal(half[0, 6:], binary[6:]) and not np.array_equal(half[0], half[1])
+    assert np.array_equal(pixelcnn.generate(req.with_(strength=0.0))[0], binary)
+    transformer = load_model("tiny-ar-transformer")
+    codes = transformer.tokenizer.encode(torch.from_numpy(binary / 255.0).float().permute(2, 0, 1)[None])
+    kept = transformer.generate(transformer.default_request().with_(init_image=h, strength=0.0))
+    assert np.array_equal(kept, transformer.decode_codes(codes)), "strength 0: the input's own codes"
+    with pytest.raises(StudioError, match="drop the image again"):
+        pixelcnn.generate(req.with_(init_image=store_input(np.zeros((28, 28, 1), np.uint8))))
+
+
 def test_bad_settings_and_checkpoints_are_clear_errors(tiny_pixelcnn, tmp_path):
     model = load_model("tiny-pixelcnn")
     with pytest.raises(StudioError, match="cached or naive"):

@@ -94,9 +94,9 @@ def test_img2img_strength_runs_that_share_of_the_steps_and_zero_returns_the_inpu
         model.generate(req.with_(init_image=wrong))
 
 
-def test_families_without_img2img_say_so(tiny_vae, tiny_pixelcnn):
+def test_families_without_img2img_say_so(tiny_vae, tiny_gan):
     h = store_input(np.zeros((12, 12, 1), np.uint8))
-    for name, label in [("tiny-vae", "VAE"), ("tiny-pixelcnn", "Autoregressive")]:
+    for name, label in [("tiny-vae", "VAE"), ("tiny-gan", "GAN")]:
         model = load_model(name)
         with pytest.raises(StudioError, match=f"The {label} family has no image-to-image path"):
             model.generate(model.default_request().with_(init_image=h))

@@ -91,7 +91,7 @@ def pixelcnn_rows(model: GatedPixelCNN, n: int, seed: int, s: Sampling, cond: to
     device = next(model.parameters()).device
     x = torch.zeros(n, 1, size, size, dtype=torch.long, device=device)
     if prefix is not None:
-        x.view(n, -1)[:, :start] = prefix.to(device).view(n, -1)[:, :start]
+        x.view(n, -1)[:, :start] = prefix.to(device).reshape(n, -1)[:, :start]
     conds = model.cond_terms(cond)
     no_cond = [0.0] * len(conds)
     u = Uniforms(seed, n, redraws)

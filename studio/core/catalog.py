@@ -47,6 +47,8 @@ CATALOG: dict[str, FamilyInfo] = {
         "Writes the image one position at a time in reading order, each drawn from a distribution "
         "computed from everything drawn before it: pixels (Gated PixelCNN) or the codes of a small "
         "VQ-VAE (a transformer, with the prompt as its prefix). 'naive' re-runs the whole network for "
-        "every position; 'cached' reuses what earlier positions computed and gives the same image.",
+        "every position; 'cached' reuses what earlier positions computed and gives the same image. "
+        "Given an input image, it keeps its top rows and completes the rest.",
+        img2img=True,
     ),
 }

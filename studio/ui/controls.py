@@ -60,8 +60,9 @@ class ControlsPanel(QWidget):
         self.init_view.setMinimumSize(44, 44)
         self.init_view.setMaximumSize(64, 64)
         self.strength = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=0.6, decimals=2)
-        self.strength.setToolTip("How far the input is noised before it is denoised under the prompt: 0 keeps it "
-                                 "as it is, 1 ignores it (SDEdit)")
+        self.strength.setToolTip("0 keeps the input as it is, 1 ignores it. Diffusion noises it this far and "
+                                 "denoises it under the prompt (SDEdit); an autoregressive model keeps its top "
+                                 "rows and draws this share of the image anew (0.5: completes the top half)")
         self.clear_init = QToolButton(text="×")
         self.clear_init.setToolTip("Forget the input image: generate from noise")
         self.clear_init.clicked.connect(lambda: self.set_init_image("", None))

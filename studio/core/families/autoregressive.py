@@ -95,12 +95,14 @@ class AutoregressiveFamily(PromptConditioned, Family):
         n, cached, s = req.batch_size, req.sampler == "cached", Sampling.of(req)
         cond = self._cond(req.prompt, n)
         h, w = self.image_size
+        prefix, start = self.completion(req) if req.init_image else (None, 0)
         if self.arch == "pixelcnn":
-            rows = pixelcnn_rows(self.model, n, req.seed, s, cond, cached=cached, redraws=req.redraws)
+            rows = pixelcnn_rows(self.model, n, req.seed, s, cond, cached=cached, redraws=req.redraws,
+                                 prefix=prefix, start=start)
             total, pixel_rows, show = h, 1, binary_to_uint8
         else:
             rows = transformer_rows(self.model, n, req.seed, s, cond, cached=cached,
-                                    redraws=self.code_redraws(req.redraws))
+                                    redraws=self.code_redraws(req.redraws), prefix=prefix, start=start)
             total, show = self.model.config.grid, self.decode_codes
             pixel_rows = h // total  # a row of codes covers this many rows of pixels
         for r, x in rows:
@@ -109,6 +111,28 @@ class AutoregressiveFamily(PromptConditioned, Family):
                 sampled = np.zeros((h, w), bool)
                 sampled[:r * pixel_rows] = True
             yield Frame(r, total, show(x), final=r == total, unit="row", sampled=sampled)
+
+    def completion(self, req: GenerationRequest) -> tuple[torch.Tensor, int]:
+        """Image-to-image for a model that writes in raster order: keep the input's top rows (all of
+        them at strength 0, none at 1) and draw the rest. Returns the input as the model's positions
+        (binarised pixels, or VQ-VAE codes) and how many of them are kept."""
+        from ..inputs import load_input
+
+        h, w = self.image_size
+        image = load_input(req.init_image)
+        if image.shape != (h, w, 1):
+            raise StudioError(f"The input image is {image.shape[1]}x{image.shape[0]} with {image.shape[2]} channel(s); "
+                              f"{self.checkpoint.id} works on {w}x{h} grey images: drop the image again with this "
+                              "model selected.")
+        x = torch.from_numpy(image.copy()).permute(2, 0, 1)[None].to(self.device)
+        x = (x >= 128).long().expand(req.batch_size, -1, -1, -1)  # the binarised pixels the models know
+        rows = h if self.arch == "pixelcnn" else self.model.config.grid
+        keep = round((1.0 - req.strength) * rows)
+        if self.arch == "pixelcnn":
+            return x, keep * w
+        with torch.no_grad():
+            codes = self.tokenizer.encode(x.float()).flatten(1)
+        return codes, keep * rows
 
     def code_redraws(self, redraws: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
         """Pixel positions -> the positions of the codes whose blocks hold them. Each redraw replaces
