@@ -166,6 +166,32 @@ def tiny_ar_transformer(data_dir) -> Path:
 
 
 @pytest.fixture
+def studio_window(qtbot):
+    """Opens the real main window on a registered checkpoint; afterwards cancels its job and closes
+    it cleanly. ``every_frame``: the tiny models outrun the screen, so see every step in tests."""
+    windows = []
+
+    def open_window(family: str, checkpoint: str, *, every_frame: bool = False):
+        from studio.ui.app import build_window
+
+        w = build_window(preload=False)
+        qtbot.addWidget(w)
+        w.show()
+        assert w.model_panel.select(family, checkpoint)
+        if every_frame:
+            w.controller.preview_interval = 0
+        windows.append(w)
+        return w
+
+    yield open_window
+    for w in windows:
+        w.controller.cancel()
+        qtbot.waitUntil(lambda: not w.controller.busy, timeout=120_000)
+        w.latent.shutdown()
+        w.store.close()
+
+
+@pytest.fixture
 def latent_window(qtbot):
     """Opens the real main window on a latent-family checkpoint, once its model is loaded and the
     first vector decoded; closes it cleanly (generation, latent and training threads) afterwards."""

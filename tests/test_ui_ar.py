@@ -7,23 +7,13 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from studio.core.families import load_model
-from studio.ui.app import build_window
 
 LONG = 120_000  # ms; the first job loads the sentence encoder
 
 
 @pytest.fixture
-def window(qtbot, tiny_pixelcnn):
-    w = build_window(preload=False)
-    qtbot.addWidget(w)
-    w.show()
-    assert w.model_panel.select("autoregressive", "tiny-pixelcnn")
-    w.controller.preview_interval = 0  # the tiny model outruns the screen: see every row in these tests
-    yield w
-    w.controller.cancel()
-    qtbot.waitUntil(lambda: not w.controller.busy, timeout=LONG)
-    w.latent.shutdown()
-    w.store.close()
+def window(studio_window, tiny_pixelcnn):
+    return studio_window("autoregressive", "tiny-pixelcnn", every_frame=True)
 
 
 def run(qtbot, window, trigger):

@@ -11,22 +11,13 @@ from PySide6.QtGui import QDropEvent
 
 from studio.core.blend import parse_blend
 from studio.core.inputs import load_input
-from studio.ui.app import build_window
 
 LONG = 120_000
 
 
 @pytest.fixture
-def window(qtbot, tiny_ckpt, tiny_vae):
-    w = build_window(preload=False)
-    qtbot.addWidget(w)
-    w.show()
-    assert w.model_panel.select("diffusion", "tiny-diffusion")
-    yield w
-    w.controller.cancel()
-    qtbot.waitUntil(lambda: not w.controller.busy, timeout=LONG)
-    w.latent.shutdown()
-    w.store.close()
+def window(studio_window, tiny_ckpt, tiny_vae):
+    return studio_window("diffusion", "tiny-diffusion")
 
 
 def drop_file(widget, path) -> None:
