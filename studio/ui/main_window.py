@@ -88,9 +88,6 @@ class MainWindow(QMainWindow):
         self.docks["Model"].raise_()
         self.prompt_panel.use_library(self.phrases)
         self.prompt_panel.settingsDropped.connect(self.apply_request)  # a gallery image Shift+dropped on the prompt
-        self.resizeDocks([self.docks["Model"], self.docks["Preview"], self.docks["Gallery"]], [300, 640, 420],
-                         Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["Gallery"], self.docks["Queue"]], [600, 240], Qt.Orientation.Vertical)
         self.status_label = QLabel()
         self.statusBar().addPermanentWidget(self.status_label)
         self.setAcceptDrops(True)
@@ -308,6 +305,7 @@ class MainWindow(QMainWindow):
     # --- controller events ----------------------------------------------------------------------------
     def _family_changed(self, info: FamilyInfo) -> None:
         self.controls.set_family(info)
+        self.preview.show_noisy.setVisible("steps" in info.controls)  # x_t exists only while denoising
         self.prompt_panel.setEnabled("prompt" in info.controls)
         has_latent = "latent" in info.controls
         for title in self.LATENT_DOCKS:
@@ -389,10 +387,6 @@ class MainWindow(QMainWindow):
     # --- persistence ----------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
         s = self.settings
-        if s.value("geometry"):
-            self.restoreGeometry(s.value("geometry"))
-        else:
-            self.resize(1360, 860)
         if s.value("state"):
             self.restoreState(s.value("state"))
         raw = s.value("last_request")
@@ -405,6 +399,17 @@ class MainWindow(QMainWindow):
             except (StudioError, ValueError, TypeError):
                 pass  # stale settings from an older version: keep the defaults
         self._family_changed(self.model_panel.family_info())  # a restored layout must not show stale docks
+        # Size the window last, once the family's controls are laid out: before, every control row is
+        # visible and their height would push the window past the screen.
+        self.layout().activate()  # the minimum size the hidden rows and docks leave, not the stale one
+        if s.value("geometry"):
+            self.restoreGeometry(s.value("geometry"))
+        else:
+            screen = self.screen().availableGeometry()
+            self.resize(min(1360, screen.width()), min(860, screen.height()))
+            self.resizeDocks([self.docks["Model"], self.docks["Preview"], self.docks["Gallery"]], [300, 640, 420],
+                             Qt.Orientation.Horizontal)
+            self.resizeDocks([self.docks["Gallery"], self.docks["Queue"]], [600, 240], Qt.Orientation.Vertical)
         self.controls.seed_lock.setChecked(s.value("seed_locked", False, type=bool))
         self.preview.show_noisy.setChecked(s.value("show_noisy", False, type=bool))
 
