@@ -327,6 +327,13 @@ def format_table(m: dict) -> str:
     rows = [(f"generated ({n} images)", m["fid_classifier"], ""),
             (f"real train images ({n} images)", m["fid_classifier_train_vs_test_same_n"], "  <- floor at this sample size"),
             (f"real train images ({ref} images)", m["fid_classifier_train_vs_test"], "")]
+    b = m.get("binarised_real_reference")
+    if b:
+        rows.append((f"real test images binarised ({b['settings']['fd_images']})", b["fid_classifier_same_n"],
+                     "  <- floor for binary samples"))
     lines += ["", "Frechet distance in classifier feature space, against the 10k test images (lower is better):"]
     lines += [f"  {label:34} {value:10.3f}{note}" for label, value, note in rows]
+    if b:
+        lines.append(f"\nThe classifier reads real test images binarised as these samples are at {b['accuracy']:.3f} "
+                     "accuracy: the ceiling for a binary model's prompt accuracy.")
     return "\n".join(lines)

@@ -213,12 +213,32 @@ def quality(checkpoint_path: str | Path, classifier_path: str | Path, num_sample
     if not conditional:
         metrics["prompt_accuracy"] = None
         metrics["prompt_accuracy_per_class"] = None
+    if ck.config.get("arch") == "pixelcnn":  # binary samples: compare with binary real images too
+        metrics["binarised_real_reference"] = binarised_reference(clf, data_dir, num_samples=num_samples, seed=seed)
     metrics["settings"].update({
         "family": ck.family, "conditional": conditional, "checkpoint": checkpoint_path.stem,
         "checkpoint_hash": ck.sha256, **sampling,
         "classifier": classifier_path.stem, "classifier_hash": ckpt_io.file_hash(classifier_path),
     })
     return metrics
+
+
+def binarised_reference(classifier: Classifier, data_dir: str | None = None, *, num_samples: int = 1000,
+                        seed: int = 0) -> dict:
+    """How the classifier reads real test images binarised as a binary model's samples are: the fair
+    ceiling for such a model's prompt accuracy and the floor of its Frechet distance (the classifier
+    was trained on grey images, and binary speckle alone costs accuracy and distance)."""
+    from .vae_eval import binarize
+
+    test = fashion_mnist.load("test", data_dir)
+    grey_feats, _ = classifier.embed(test.images)
+    binary = (binarize(test.images, seed)[:, 0].numpy() * 255).astype(np.uint8)
+    feats, pred = classifier.embed(binary)
+    idx = np.random.default_rng(seed).permutation(len(binary))[:num_samples]
+    per_class = {c: float((pred[test.labels == k] == k).mean()) for k, c in enumerate(fashion_mnist.CLASSES)}
+    return {"accuracy": float((pred == test.labels).mean()), "accuracy_per_class": per_class,
+            "fid_classifier_same_n": frechet_distance(*feature_stats(feats[idx]), *feature_stats(grey_feats)),
+            "settings": {"images": int(len(binary)), "fd_images": int(len(idx)), "binarization": f"stochastic, seed {seed}"}}
 
 
 def write_metrics_to_card(checkpoint_path: str | Path, metrics: dict, key: str = "quality") -> Path:
