@@ -162,6 +162,13 @@ def test_train_pixelcnn_then_eval_its_exact_likelihood(tmp_path, data_dir, capsy
     # An untrained binary model is near a coin flip per pixel: 784 ln 2 = 543 nats.
     assert 400 < m["test_nll_nats"] < 700
     assert m["test_nll_bits_per_dim"] == pytest.approx(m["test_nll_nats"] / (784 * np.log(2)))
+    from studio.core.classifier import load_classifier
+    from studio.core.evaluation import binarised_reference
+    from studio.core.paths import resources_dir
+
+    clf = load_classifier(resources_dir() / "classifiers" / "fmnist-classifier.safetensors")
+    ref = binarised_reference(clf, num_samples=200)  # what binary samples are set against in eval quality
+    assert 0.3 < ref["accuracy"] < 0.9 and ref["fid_classifier_same_n"] > 1 and ref["settings"]["fd_images"] == 200
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["metrics"]["likelihood"]["test_nll_nats"] == m["test_nll_nats"]
     assert card["config"]["arch"] == "pixelcnn" and "train pixelcnn" in card["reproduce"]
