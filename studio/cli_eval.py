@@ -327,13 +327,13 @@ def format_table(m: dict) -> str:
     rows = [(f"generated ({n} images)", m["fid_classifier"], ""),
             (f"real train images ({n} images)", m["fid_classifier_train_vs_test_same_n"], "  <- floor at this sample size"),
             (f"real train images ({ref} images)", m["fid_classifier_train_vs_test"], "")]
-    b = m.get("binarised_real_reference")
+    b = m.get("real_reference")
     if b:
-        rows.append((f"real test images binarised ({b['settings']['fd_images']})", b["fid_classifier_same_n"],
-                     "  <- floor for binary samples"))
+        rows.append((f"real test images as shown ({b['settings']['fd_images']})", b["fid_classifier_same_n"],
+                     "  <- floor for this model's rendering"))
     lines += ["", "Frechet distance in classifier feature space, against the 10k test images (lower is better):"]
     lines += [f"  {label:34} {value:10.3f}{note}" for label, value, note in rows]
     if b:
-        lines.append(f"\nThe classifier reads real test images binarised as these samples are at {b['accuracy']:.3f} "
-                     "accuracy: the ceiling for a binary model's prompt accuracy.")
+        lines.append(f"\nReal test images shown as this model shows its samples ({b['what']}) are classified "
+                     f"correctly {b['accuracy']:.3f} of the time: the ceiling for its prompt accuracy.")
     return "\n".join(lines)

@@ -163,11 +163,14 @@ def test_train_pixelcnn_then_eval_its_exact_likelihood(tmp_path, data_dir, capsy
     assert 400 < m["test_nll_nats"] < 700
     assert m["test_nll_bits_per_dim"] == pytest.approx(m["test_nll_nats"] / (784 * np.log(2)))
     from studio.core.classifier import load_classifier
-    from studio.core.evaluation import binarised_reference
+    from studio.core.evaluation import shown_reference
     from studio.core.paths import resources_dir
 
+    model = load_model(str(out))
+    shown, what = model.test_images_as_shown()  # binary samples are set against binarised real images
+    assert shown.shape == (10_000, 28, 28, 1) and set(np.unique(shown)) == {0, 255} and "binarised" in what
     clf = load_classifier(resources_dir() / "classifiers" / "fmnist-classifier.safetensors")
-    ref = binarised_reference(clf, num_samples=200)  # what binary samples are set against in eval quality
+    ref = shown_reference(clf, shown, what, num_samples=200)
     assert 0.3 < ref["accuracy"] < 0.9 and ref["fid_classifier_same_n"] > 1 and ref["settings"]["fd_images"] == 200
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["metrics"]["likelihood"]["test_nll_nats"] == m["test_nll_nats"]
@@ -187,6 +190,8 @@ def test_train_vqvae_then_transformer_then_eval_and_generate(tmp_path, data_dir,
     assert "upper bound" in text and "bits/code" in text and "-log p(x | codes)" in text
     model = load_model("tr")
     assert model.arch == "transformer" and model.tokenizer.config.codes == 8, "the tokenizer travels inside"
+    shown, what = model.test_images_as_shown()
+    assert shown.shape == (10_000, 28, 28, 1) and "encoded to codes and decoded" in what
     assert main(["generate", "--checkpoint", "tr", "--num", "2", "--grid", "--out", str(tmp_path / "g.png"),
                  "--quiet"]) == 0
     assert Image.open(tmp_path / "g.png").size[0] > 28

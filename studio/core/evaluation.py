@@ -213,8 +213,9 @@ def quality(checkpoint_path: str | Path, classifier_path: str | Path, num_sample
     if not conditional:
         metrics["prompt_accuracy"] = None
         metrics["prompt_accuracy_per_class"] = None
-    if ck.config.get("arch") == "pixelcnn":  # binary samples: compare with binary real images too
-        metrics["binarised_real_reference"] = binarised_reference(clf, data_dir, num_samples=num_samples, seed=seed)
+    if hasattr(model, "test_images_as_shown"):  # e.g. binary samples: set them against binarised real images
+        shown, what = model.test_images_as_shown(data_dir, seed)
+        metrics["real_reference"] = shown_reference(clf, shown, what, data_dir, num_samples=num_samples, seed=seed)
     metrics["settings"].update({
         "family": ck.family, "conditional": conditional, "checkpoint": checkpoint_path.stem,
         "checkpoint_hash": ck.sha256, **sampling,
@@ -223,22 +224,20 @@ def quality(checkpoint_path: str | Path, classifier_path: str | Path, num_sample
     return metrics
 
 
-def binarised_reference(classifier: Classifier, data_dir: str | None = None, *, num_samples: int = 1000,
-                        seed: int = 0) -> dict:
-    """How the classifier reads real test images binarised as a binary model's samples are: the fair
-    ceiling for such a model's prompt accuracy and the floor of its Frechet distance (the classifier
-    was trained on grey images, and binary speckle alone costs accuracy and distance)."""
-    from .vae_eval import binarize
-
+def shown_reference(classifier: Classifier, shown: np.ndarray, what: str, data_dir: str | None = None, *,
+                    num_samples: int = 1000, seed: int = 0) -> dict:
+    """How the classifier reads the real test images as a model would show them (``shown``, in test
+    order: binarised for a binary model, or through a tokenizer and back): the fair ceiling for that
+    model's prompt accuracy and the floor of its Frechet distance, since the classifier was trained
+    on the grey images and such a rendering alone costs accuracy and distance."""
     test = fashion_mnist.load("test", data_dir)
     grey_feats, _ = classifier.embed(test.images)
-    binary = (binarize(test.images, seed)[:, 0].numpy() * 255).astype(np.uint8)
-    feats, pred = classifier.embed(binary)
-    idx = np.random.default_rng(seed).permutation(len(binary))[:num_samples]
+    feats, pred = classifier.embed(_as_gray(shown, len(test.labels), what))
+    idx = np.random.default_rng(seed).permutation(len(pred))[:num_samples]
     per_class = {c: float((pred[test.labels == k] == k).mean()) for k, c in enumerate(fashion_mnist.CLASSES)}
     return {"accuracy": float((pred == test.labels).mean()), "accuracy_per_class": per_class,
             "fid_classifier_same_n": frechet_distance(*feature_stats(feats[idx]), *feature_stats(grey_feats)),
-            "settings": {"images": int(len(binary)), "fd_images": int(len(idx)), "binarization": f"stochastic, seed {seed}"}}
+            "what": what, "settings": {"images": int(len(pred)), "fd_images": int(len(idx))}}
 
 
 def write_metrics_to_card(checkpoint_path: str | Path, metrics: dict, key: str = "quality") -> Path:

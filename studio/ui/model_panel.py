@@ -28,10 +28,10 @@ def card_html(info: CheckpointInfo) -> str:
         else:
             rows.append(f"prompt accuracy {q['prompt_accuracy']:.1%} (paraphrases "
                         f"{q.get('held_out_prompt_accuracy') or 0:.1%}); {fd}")
-        b = q.get("binarised_real_reference")
+        b = q.get("real_reference")
         if b:
-            rows.append(f"binary samples: real test images binarised score {b['accuracy']:.1%} accuracy and "
-                        f"FD {b['fid_classifier_same_n']:.2f} with the same classifier")
+            rows.append(f"real test images shown the same way ({b['what']}): {b['accuracy']:.1%} accuracy, "
+                        f"FD {b['fid_classifier_same_n']:.2f}")
     ed = card.get("metrics", {}).get("attribute_edit", {})
     if ed:
         worst = max(ed["others_change"].items(), key=lambda kv: kv[1])

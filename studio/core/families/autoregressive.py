@@ -152,6 +152,19 @@ class AutoregressiveFamily(PromptConditioned, Family):
         p = torch.sigmoid(self.tokenizer.decode_logits(codes.to(self.device)).float())
         return (p * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
+    @torch.no_grad()
+    def test_images_as_shown(self, data_dir: str | None = None, seed: int = 0) -> tuple[np.ndarray, str]:
+        """The Fashion-MNIST test images as this model shows its own samples: binarised (PixelCNN), or
+        binarised, encoded to codes and decoded (transformer). The evaluation's fair reference."""
+        from ..data import fashion_mnist
+        from ..vae_eval import binarize
+
+        x = binarize(fashion_mnist.load("test", data_dir).images, seed)
+        if self.arch == "pixelcnn":
+            return binary_to_uint8(x.long()), f"binarised (seed {seed})"
+        shown = [self.decode_codes(self.tokenizer.encode(x[s:s + 500].to(self.device))) for s in range(0, len(x), 500)]
+        return np.concatenate(shown), f"binarised (seed {seed}), encoded to codes and decoded"
+
     def generate(self, request: GenerationRequest) -> np.ndarray:
         frame = None
         for frame in self.sample(request):
