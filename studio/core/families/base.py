@@ -38,14 +38,14 @@ class Family(ABC):
 
     name: ClassVar[str]
     label: ClassVar[str]
-    # Which controls the UI offers: subset of {"prompt", "negative_prompt", "steps", "sampler",
-    # "guidance", "seed", "batch", "latent"}.
+    # Which controls the UI offers: a subset of those named in core.catalog.FamilyInfo.
     controls: ClassVar[frozenset[str]]
     samplers: ClassVar[tuple[str, ...]] = ()
     img2img: ClassVar[bool] = False  # can start from a given image (request.init_image)
 
     def __init_subclass__(cls, **kwargs) -> None:
-        """A family's label, controls and samplers are its CATALOG entry: one place, readable without torch."""
+        """A family's label, controls, samplers and img2img are its CATALOG entry: one place, readable
+        without torch."""
         super().__init_subclass__(**kwargs)
         info = CATALOG.get(getattr(cls, "name", ""))
         if info is not None:
@@ -115,4 +115,3 @@ class PromptConditioned:
         from ..blend import embed_prompts
 
         return embed_prompts(self.encoder, [prompt])[0:1].expand(n, -1).to(self.device)
-
