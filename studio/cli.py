@@ -154,7 +154,8 @@ def _generate(args: argparse.Namespace) -> int:
     init = ""
     if args.init_image:
         if not model.img2img:
-            model.checked(default.with_(init_image="0" * 16))  # says why this family cannot
+            raise StudioError(CATALOG[model.name].no_img2img)
+        from .core.catalog import CATALOG
         from .core.images import load_for_model
         from .core.inputs import store_input
 

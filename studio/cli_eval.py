@@ -30,6 +30,15 @@ def add_train_classifier(train_subparsers) -> None:
     c.set_defaults(func=_train_classifier)
 
 
+def _output_args(p: argparse.ArgumentParser, *, device: bool = True) -> None:
+    """What every eval command takes: where it runs, and where its figures go."""
+    if device:
+        p.add_argument("--device", default="auto")
+    p.add_argument("--write-card", action="store_true", help="store the figures in the checkpoint's model card")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
+    p.add_argument("--quiet", action="store_true")
+
+
 def add_eval(subparsers) -> None:
     ev = subparsers.add_parser("eval", help="measure a checkpoint").add_subparsers(dest="what", required=True)
     q = ev.add_parser("quality", help="prompt accuracy and classifier Frechet distance on Fashion-MNIST")
@@ -42,11 +51,8 @@ def add_eval(subparsers) -> None:
     q.add_argument("--guidance", type=float, default=3.0)
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--data-dir", help="folder with the IDX files")
-    q.add_argument("--device", default="auto")
     q.add_argument("--threads", type=int, default=0)
-    q.add_argument("--write-card", action="store_true", help="store the metrics in the checkpoint's model card")
-    q.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
-    q.add_argument("--quiet", action="store_true")
+    _output_args(q)
     q.set_defaults(func=_eval_quality)
     lk = ev.add_parser("likelihood", help="test-set NLL on binarised Fashion-MNIST: a VAE's ELBO, importance-"
                        "weighted NLL and reconstruction error; an autoregressive model's exact NLL (PixelCNN) or bound")
@@ -55,11 +61,8 @@ def add_eval(subparsers) -> None:
     lk.add_argument("--limit", type=int, help="only the first N test images")
     lk.add_argument("--seed", type=int, default=0, help="seed of the test set's binarisation and the samples")
     lk.add_argument("--data-dir", help="folder with the IDX files")
-    lk.add_argument("--device", default="auto")
     lk.add_argument("--threads", type=int, default=0)
-    lk.add_argument("--write-card", action="store_true", help="store the figures in the checkpoint's model card")
-    lk.add_argument("--json", action="store_true")
-    lk.add_argument("--quiet", action="store_true")
+    _output_args(lk)
     lk.set_defaults(func=_eval_likelihood)
     ad = ev.add_parser("adherence", help="GenEval-style prompt adherence of a Shapes model, judged by a procedural detector")
     ad.add_argument("--checkpoint", required=True)
@@ -68,10 +71,7 @@ def add_eval(subparsers) -> None:
     ad.add_argument("--sampler", default="ddim", choices=["ddim", "ddpm", "dpm++2m"])
     ad.add_argument("--guidance", type=float, default=3.0)
     ad.add_argument("--seed", type=int, default=0)
-    ad.add_argument("--device", default="auto")
-    ad.add_argument("--write-card", action="store_true", help="store the figures in the model card")
-    ad.add_argument("--json", action="store_true")
-    ad.add_argument("--quiet", action="store_true")
+    _output_args(ad)
     ad.set_defaults(func=_eval_adherence)
     fa = ev.add_parser("faces", help="a Faces GAN: Frechet distance and the measured attribute edit")
     fa.add_argument("--checkpoint", required=True)

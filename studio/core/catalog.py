@@ -16,6 +16,12 @@ class FamilyInfo:
     description: str = ""
     img2img: bool = False  # can start from a given image (SDEdit for diffusion)
 
+    @property
+    def no_img2img(self) -> str:
+        """What to say when an input image is given to a family that cannot use one."""
+        return (f"The {self.label} family has no image-to-image path: it cannot start from a given image. "
+                "Clear the input image to generate from scratch, or pick Diffusion or Autoregressive.")
+
 
 CATALOG: dict[str, FamilyInfo] = {
     "diffusion": FamilyInfo(

@@ -199,9 +199,7 @@ class MainWindow(QMainWindow):
 
         ck, info = self.model_panel.current(), self.model_panel.family_info()
         if not info.img2img:
-            self.notify(f"The {info.label} family has no image-to-image path: it cannot start from a given image. "
-                        "Pick Diffusion to use one (drop a studio PNG elsewhere in the window to restore its settings).",
-                        error=True)
+            self.notify(info.no_img2img, error=True)
             return False
         if ck is None:
             self.notify("No checkpoint is selected: pick one in the Model panel.", error=True)

@@ -76,8 +76,7 @@ class Family(ABC):
         """The request validated, and refused if it asks for what this family cannot do."""
         req = request.validated()
         if req.init_image and not self.img2img:
-            raise StudioError(f"The {self.label} family has no image-to-image path: it cannot start from a given "
-                              "image. Clear the input image to generate from scratch, or pick Diffusion.")
+            raise StudioError(CATALOG[self.name].no_img2img)
         return req
 
     @classmethod
