@@ -17,9 +17,9 @@ def main() -> None:
     p.add_argument("--write-card", action="store_true")
     args = p.parse_args()
 
-    from studio.core.adherence import TASKS, evaluate_adherence
     from studio.core.device import describe, pick_device
-    from studio.core.evaluation import generator_for, write_metrics_to_card
+    from studio.core.evaluation.adherence import TASKS, evaluate_adherence
+    from studio.core.evaluation.quality import generator_for, write_metrics_to_card
     from studio.core.families import load_model
 
     device = pick_device(args.device)

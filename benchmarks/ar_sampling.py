@@ -30,7 +30,7 @@ def main() -> None:
     import torch
 
     from studio.core.device import describe, pick_device
-    from studio.core.evaluation import write_metrics_to_card
+    from studio.core.evaluation.quality import write_metrics_to_card
     from studio.core.families import load_model
 
     device = pick_device(args.device)

@@ -20,9 +20,9 @@ def make_tiny_checkpoint(path: Path, *, cond_dim: int = 384, seed: int = 0, imag
     import torch
 
     from studio.core import checkpoint
-    from studio.core.families.diffusion import build
-    from studio.core.schedule import ScheduleConfig
-    from studio.core.unet import UNetConfig
+    from studio.core.families.diffusion.family import build
+    from studio.core.families.diffusion.schedule import ScheduleConfig
+    from studio.core.families.diffusion.unet import UNetConfig
 
     torch.manual_seed(seed)
     unet = UNetConfig(in_channels=channels, image_size=image_size, base_channels=8, channel_mult=(1, 2),
@@ -45,8 +45,8 @@ def make_tiny_vae(path: Path, *, latent_dim: int = 2, cond_dim: int = 0, directi
     import torch
 
     from studio.core import checkpoint
-    from studio.core.latent import LatentBasis
-    from studio.core.vae import VAE, VAEConfig
+    from studio.core.families.vae.model import VAE, VAEConfig
+    from studio.core.latent_space.basis import LatentBasis
 
     torch.manual_seed(seed)
     cfg = VAEConfig(image_size=12, channels=1, latent_dim=latent_dim, hidden=(4, 8), fc_dim=16,
@@ -76,9 +76,9 @@ def make_tiny_gan(path: Path, *, z_dim: int = 8, seed: int = 0) -> Path:
     import torch
 
     from studio.core import checkpoint
-    from studio.core.families.latent_family import basis_tensors
-    from studio.core.gan import Generator, GANConfig
-    from studio.core.latent import LatentBasis
+    from studio.core.families.gan.model import GANConfig, Generator
+    from studio.core.latent_space.basis import LatentBasis
+    from studio.core.latent_space.family import basis_tensors
 
     torch.manual_seed(seed)
     cfg = GANConfig(image_size=12, channels=3, z_dim=z_dim, g_channels=4, d_channels=4)
@@ -98,7 +98,7 @@ def make_tiny_pixelcnn(path: Path, *, cond_dim: int = 384, seed: int = 0, image_
     import torch
 
     from studio.core import checkpoint
-    from studio.core.pixelcnn import GatedPixelCNN, PixelCNNConfig
+    from studio.core.families.autoregressive.pixelcnn import GatedPixelCNN, PixelCNNConfig
 
     torch.manual_seed(seed)
     cfg = PixelCNNConfig(image_size=image_size, channels=8, layers=2, head=8, first_kernel=5, cond_dim=cond_dim)
@@ -115,8 +115,8 @@ def make_tiny_ar_transformer(path: Path, *, cond_dim: int = 384, seed: int = 0) 
     import torch
 
     from studio.core import checkpoint
-    from studio.core.ar_transformer import ImageTransformer, TransformerConfig
-    from studio.core.vqvae import VQVAE, VQVAEConfig
+    from studio.core.families.autoregressive.transformer import ImageTransformer, TransformerConfig
+    from studio.core.families.autoregressive.vqvae import VQVAE, VQVAEConfig
 
     torch.manual_seed(seed)
     vq_cfg = VQVAEConfig(image_size=12, hidden=8, codes=16, code_dim=4)

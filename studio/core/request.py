@@ -7,8 +7,8 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields, replace
 
-from .blend import parse_blend
 from .errors import RequestError
+from .prompt.blend import parse_blend
 
 MAX_STEPS = 1000
 MAX_BATCH = 16
@@ -45,7 +45,7 @@ class GenerationRequest:
     # index y * width + x) on, the draws come from that seed instead. Redrawing everything after a
     # clicked pixel keeps the image before it exactly, since its draws are unchanged.
     redraws: tuple[tuple[int, int], ...] = ()
-    # Image-to-image (SDEdit): the input's hash in the inputs store (studio.core.inputs), noised to
+    # Image-to-image (SDEdit): the input's hash in the inputs store (studio.store.inputs), noised to
     # ``strength`` (0: the input itself, 1: pure noise) and denoised under the prompt.
     init_image: str = ""
     strength: float = 0.6

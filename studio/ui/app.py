@@ -6,9 +6,9 @@ import sys
 from PySide6.QtCore import QSettings, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
-from ..core.gallery import GalleryStore
-from ..core.jobqueue import JobQueue
-from ..core.paths import user_data_dir
+from ..store.gallery import GalleryStore
+from ..store.jobqueue import JobQueue
+from ..store.paths import user_data_dir
 from ..workers.generation import GenerationController
 from .main_window import MainWindow
 

@@ -6,11 +6,22 @@ import random
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
-                               QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.catalog import FamilyInfo
-from ..core.request import MAX_BATCH, MAX_SEED, MAX_STEPS, MAX_TEMPERATURE, MAX_TOP_K, GenerationRequest
+from ..core.request import MAX_BATCH, MAX_STEPS, MAX_TEMPERATURE, MAX_TOP_K, GenerationRequest
 from .canvas import ImageCanvas
 from .qimage import to_qimage
 
@@ -158,7 +169,7 @@ class ControlsPanel(QWidget):
         self.init_image = h
         if h and image is None:
             from ..core.errors import StudioError
-            from ..core.inputs import load_input
+            from ..store.inputs import load_input
 
             try:
                 image = load_input(h)

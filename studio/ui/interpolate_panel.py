@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.images import grid, save_gif
-from ..core.latent import interpolate
+from ..core.latent_space.basis import interpolate
 from .canvas import ImageCanvas
 from .latent_panel import DropCanvas
 from .qimage import to_qimage

@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from ..core.images import grid
-from ..core.latent import LatentBasis
+from ..core.latent_space.basis import LatentBasis
 
 EXTENT = 3.0
 # Tableau 10: distinct on the dark background and to most colour-blind readers.

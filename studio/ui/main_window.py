@@ -6,17 +6,16 @@ import random
 from pathlib import Path
 
 import numpy as np
-
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QWidget
 
 from ..core.catalog import CATALOG, FamilyInfo
 from ..core.errors import StudioError
-from ..core.gallery import GalleryItem, GalleryStore
-from ..core.phrases import PhraseStore
-from ..core.pngmeta import read_settings
+from ..core.prompt.phrases import PhraseStore
 from ..core.request import GenerationRequest
+from ..store.gallery import GalleryItem, GalleryStore
+from ..store.pngmeta import read_settings
 from ..workers.generation import GenerationController, JobResult
 from ..workers.training import TrainingController
 from .blend_panel import BlendPanel
@@ -195,7 +194,7 @@ class MainWindow(QMainWindow):
     def set_input_image(self, path: str) -> bool:
         """Image-to-image: the dropped file (or gallery item) becomes the input of the next Generate."""
         from ..core.images import load_for_model
-        from ..core.inputs import store_input
+        from ..store.inputs import store_input
 
         ck, info = self.model_panel.current(), self.model_panel.family_info()
         if not info.img2img:

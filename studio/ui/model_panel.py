@@ -1,13 +1,11 @@
 """The Model panel: family and checkpoint, listed from the registry, with the model card."""
 from __future__ import annotations
 
-import json
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
 from ..core.catalog import CATALOG, FamilyInfo
-from ..core.registry import CheckpointInfo, scan
+from ..store.registry import CheckpointInfo, scan
 
 
 def card_html(info: CheckpointInfo) -> str:

@@ -3,10 +3,20 @@ prompt (they become chips) or double-click to add. Dropping a phrase or chip her
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton,
-                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ..core.phrases import PhraseStore, split_phrases, vocabulary
+from ..core.prompt.phrases import PhraseStore, split_phrases, vocabulary
 
 FAVOURITES, RECENT = "★ Favourites", "Recent"
 _PHRASE = Qt.ItemDataRole.UserRole  # an item's phrase; sections have none

@@ -12,12 +12,19 @@ from pathlib import Path
 
 from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QDragLeaveEvent, QKeySequence, QShortcut, QUndoCommand, QUndoStack
-from PySide6.QtWidgets import (QCompleter, QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QCompleter, QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget
 
 from ..core.errors import StudioError
-from ..core.phrases import (current_phrase, insert_phrases, insertion_index, join_phrases, move_phrase,
-                            split_phrases, vocabulary)
-from ..core.pngmeta import read_settings
+from ..core.prompt.phrases import (
+    current_phrase,
+    insert_phrases,
+    insertion_index,
+    join_phrases,
+    move_phrase,
+    split_phrases,
+    vocabulary,
+)
+from ..store.pngmeta import read_settings
 from .prompt_chips import DROP_HELP, ChipRow, can_drop, chip_source, studio_pngs
 
 ALL_SETTINGS = Qt.KeyboardModifier.ShiftModifier  # held while dropping a gallery image: all its settings

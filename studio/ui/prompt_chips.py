@@ -11,10 +11,21 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QMimeData, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QKeyEvent, QPainter, QPalette
-from PySide6.QtWidgets import (QApplication, QFrame, QHBoxLayout, QLabel, QLayout, QLayoutItem, QLineEdit,
-                               QMenu, QSizePolicy, QToolButton, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QLayoutItem,
+    QLineEdit,
+    QMenu,
+    QSizePolicy,
+    QToolButton,
+    QWidget,
+)
 
-from ..core.phrases import split_phrases
+from ..core.prompt.phrases import split_phrases
 
 CHIP_MIME = "application/x-genstudio-chip"  # {"row": id of the ChipRow, "index": phrase index}
 DROP_HELP = ("Drag a chip to reorder, drag it out to remove it, double-click to edit. Drop text here to add "

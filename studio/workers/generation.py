@@ -18,8 +18,8 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 from superqt.utils import GeneratorWorker, create_worker
 
 from ..core.errors import StudioError
-from ..core.jobqueue import JobQueue
 from ..core.request import GenerationRequest
+from ..store.jobqueue import JobQueue
 
 
 @dataclass

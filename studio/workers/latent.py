@@ -89,7 +89,7 @@ class _Worker(QObject):
         self.loaded.emit(checkpoint, self.model)
 
     def _do_prior(self, tag: str, seed: int, scale: float = 1.0) -> None:
-        from ..core.families.latent_family import prior_latents
+        from ..core.latent_space.family import prior_latents
 
         self.priorReady.emit(tag, prior_latents(seed, 1, self._need_model().latent_dim)[0] * scale)
 

@@ -22,7 +22,7 @@ class _Run(QThread):
     def run(self) -> None:  # on the training thread
         try:
             from ..core.families import get_family
-            from ..core.trainer import Trainer, TrainConfig
+            from ..core.training.trainer import TrainConfig, Trainer
 
             family, dataset, out, steps, options, train = self.args
             task = get_family(family).train_task(dataset, **options)

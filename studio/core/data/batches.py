@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from ..text import PromptEncoder
+from ..prompt.encoder import PromptEncoder
 
 
 def to_model_range(images: np.ndarray) -> torch.Tensor:

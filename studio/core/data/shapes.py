@@ -3,7 +3,7 @@
 Each 32x32 scene holds one to three shapes (circle, square, triangle, diamond) in one of six named
 colours on the same dark background, never overlapping. Because the captions are written from the
 drawing parameters they are exactly true, and because the background and palette are fixed a
-procedural detector (``studio.core.shapes_detect``) can read a picture back into shapes, colours,
+procedural detector (``studio.core.evaluation.shapes_detect``) can read a picture back into shapes, colours,
 counts and positions. That makes it a small GenEval: a text-to-image model trained on these
 captions can be scored on whether its images show what the prompt asked for.
 

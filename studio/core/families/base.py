@@ -15,8 +15,8 @@ from ..request import GenerationRequest
 if TYPE_CHECKING:
     import torch
 
-    from ..text import PromptEncoder
-    from ..trainer import TrainTask
+    from ..prompt.encoder import PromptEncoder
+    from ..training.trainer import TrainTask
 
 FAMILIES: dict[str, type["Family"]] = {}
 
@@ -103,7 +103,7 @@ class PromptConditioned:
         if not self.conditional:
             return None
         if self._encoder is None:
-            from ..text import shared_encoder
+            from ..prompt.encoder import shared_encoder
 
             self._encoder = shared_encoder()
         return self._encoder
@@ -111,6 +111,6 @@ class PromptConditioned:
     def _cond(self, prompt: str, n: int) -> "torch.Tensor | None":
         if not self.conditional:
             return None
-        from ..blend import embed_prompts
+        from ..prompt.blend import embed_prompts
 
         return embed_prompts(self.encoder, [prompt])[0:1].expand(n, -1).to(self.device)

@@ -1,0 +1,339 @@
+"""``genstudio train classifier`` and ``genstudio eval quality``; cli.py registers them in build_parser.
+
+Torch is imported only inside the handlers so ``genstudio --help`` stays fast."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..core.errors import StudioError
+from ..store.paths import resources_dir
+
+DEFAULT_CLASSIFIER = resources_dir() / "classifiers" / "fmnist-classifier.safetensors"
+
+
+def add_train_classifier(train_subparsers) -> None:
+    c = train_subparsers.add_parser("classifier", help="train the Fashion-MNIST classifier used by 'eval'")
+    c.add_argument("--out", required=True, help="output .safetensors path")
+    c.add_argument("--data-dir", help="folder with the IDX files (default: Debian's dataset-fashion-mnist)")
+    c.add_argument("--epochs", type=int, default=3)
+    c.add_argument("--batch-size", type=int, default=128)
+    c.add_argument("--lr", type=float, default=3e-3)
+    c.add_argument("--augment", action="store_true", help="random flips and shifts (helps only longer runs)")
+    c.add_argument("--limit", type=int, help="use only the first N training images")
+    c.add_argument("--eval-limit", type=int, help="measure accuracy on only the first N test images")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--device", default="cpu", help="cpu (default: reproducible), cuda or auto")
+    c.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(func=_train_classifier)
+
+
+def _output_args(p: argparse.ArgumentParser, *, device: bool = True) -> None:
+    """What every eval command takes: where it runs, and where its figures go."""
+    if device:
+        p.add_argument("--device", default="auto")
+    p.add_argument("--write-card", action="store_true", help="store the figures in the checkpoint's model card")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
+    p.add_argument("--quiet", action="store_true")
+
+
+def add_eval(subparsers) -> None:
+    ev = subparsers.add_parser("eval", help="measure a checkpoint").add_subparsers(dest="what", required=True)
+    q = ev.add_parser("quality", help="prompt accuracy and classifier Frechet distance on Fashion-MNIST")
+    q.add_argument("--checkpoint", required=True, help="a .safetensors path or a registered checkpoint id (any family)")
+    q.add_argument("--classifier", default=str(DEFAULT_CLASSIFIER), help="classifier .safetensors (default: %(default)s)")
+    q.add_argument("--num", type=int, default=1000, help="samples, split evenly over the 10 classes")
+    q.add_argument("--held-out", type=int, default=20, help="samples per held-out paraphrase prompt")
+    q.add_argument("--steps", type=int, default=50)
+    q.add_argument("--sampler", default="ddim", choices=["ddim", "ddpm"])
+    q.add_argument("--guidance", type=float, default=3.0)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--data-dir", help="folder with the IDX files")
+    q.add_argument("--threads", type=int, default=0)
+    _output_args(q)
+    q.set_defaults(func=_eval_quality)
+    lk = ev.add_parser("likelihood", help="test-set NLL on binarised Fashion-MNIST: a VAE's ELBO, importance-"
+                       "weighted NLL and reconstruction error; an autoregressive model's exact NLL (PixelCNN) or bound")
+    lk.add_argument("--checkpoint", required=True, help="a VAE or autoregressive .safetensors path or registered id")
+    lk.add_argument("--k", type=int, default=100, help="importance samples per image (100 or more for the NLL)")
+    lk.add_argument("--limit", type=int, help="only the first N test images")
+    lk.add_argument("--seed", type=int, default=0, help="seed of the test set's binarisation and the samples")
+    lk.add_argument("--data-dir", help="folder with the IDX files")
+    lk.add_argument("--threads", type=int, default=0)
+    _output_args(lk)
+    lk.set_defaults(func=_eval_likelihood)
+    ad = ev.add_parser("adherence", help="GenEval-style prompt adherence of a Shapes model, judged by a procedural detector")
+    ad.add_argument("--checkpoint", required=True)
+    ad.add_argument("--per-prompt", type=int, default=4, help="images per prompt")
+    ad.add_argument("--steps", type=int, default=50)
+    ad.add_argument("--sampler", default="ddim", choices=["ddim", "ddpm", "dpm++2m"])
+    ad.add_argument("--guidance", type=float, default=3.0)
+    ad.add_argument("--seed", type=int, default=0)
+    _output_args(ad)
+    ad.set_defaults(func=_eval_adherence)
+    fa = ev.add_parser("faces", help="a Faces GAN: Frechet distance and the measured attribute edit")
+    fa.add_argument("--checkpoint", required=True)
+    fa.add_argument("--classifier", default=str(resources_dir() / "classifiers" / "faces-attributes.safetensors"))
+    fa.add_argument("--num", type=int, default=2000, help="samples for the Frechet distance")
+    fa.add_argument("--attribute", default="smile")
+    fa.add_argument("--latents", type=int, default=200, help="latents walked along the attribute")
+    fa.add_argument("--seed", type=int, default=0)
+    fa.add_argument("--write-card", action="store_true")
+    fa.add_argument("--json", action="store_true")
+    fa.set_defaults(func=_eval_faces)
+
+
+def _train_classifier(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..core.device import pick_device
+    from ..core.evaluation.classifier import ClassifierTrainConfig, iter_train_classifier
+
+    cfg = ClassifierTrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                augment=args.augment, seed=args.seed, limit=args.limit,
+                                eval_limit=args.eval_limit)
+    bar = None
+    for ev in iter_train_classifier(args.out, cfg, data_dir=args.data_dir, device=pick_device(args.device),
+                                    threads=args.threads):
+        if ev.kind == "step":
+            if bar is None:
+                bar = tqdm(total=ev.total, unit="step", dynamic_ncols=True, disable=args.quiet)
+            bar.update(ev.step - bar.n)
+            bar.set_postfix(loss=f"{ev.metrics['loss']:.4f}")
+        elif ev.kind == "done":
+            if bar is not None:
+                bar.close()
+            print(f"test accuracy {ev.metrics['test_accuracy']:.4f} after {ev.step} steps "
+                  f"({ev.metrics['seconds']:.0f} s); wrote {ev.path}")
+    return 0
+
+
+def _resolve_checkpoint(value: str) -> Path:
+    """A path, or the id of any registered checkpoint (shipped or the user's)."""
+    from ..store.registry import find
+
+    return find(value).path
+
+
+def _eval_quality(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from ..core.device import pick_device
+    from ..core.evaluation.quality import quality, write_metrics_to_card
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    classifier = Path(args.classifier)
+    if not classifier.is_file():
+        raise StudioError(f"Classifier {classifier} does not exist; train one with "
+                          f"'genstudio train classifier --out {classifier}'.")
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = tqdm(total=total, desc=stage, unit="img" if stage == "generate" else "",
+                               dynamic_ncols=True, disable=args.quiet, leave=False)
+        bars[stage].update(done - bars[stage].n)
+
+    checkpoint = _resolve_checkpoint(args.checkpoint)
+    metrics = quality(checkpoint, classifier, num_samples=args.num, steps=args.steps, sampler=args.sampler,
+                      guidance=args.guidance, seed=args.seed, data_dir=args.data_dir, progress=progress,
+                      held_out_per_prompt=args.held_out, device=pick_device(args.device))
+    for bar in bars.values():
+        bar.close()
+    print(json.dumps(metrics, indent=2) if args.json else format_table(metrics))
+    if args.write_card:
+        print(f"wrote metrics to {write_metrics_to_card(checkpoint, metrics)}")
+    return 0
+
+
+def _eval_likelihood(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from ..core import checkpoint as ckpt_io
+    from ..core.device import pick_device
+    from ..core.evaluation.quality import write_metrics_to_card
+    from ..core.families.vae.eval import likelihood
+    from ..core.families.vae.family import VAEFamily
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    checkpoint = _resolve_checkpoint(args.checkpoint)
+    bar = tqdm(unit="img", dynamic_ncols=True, disable=args.quiet, leave=False)
+
+    def progress(_stage: str, done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    if ckpt_io.load(checkpoint).family == "autoregressive":
+        return _eval_ar_likelihood(checkpoint, args, progress, bar)
+    model = VAEFamily.from_checkpoint(checkpoint, pick_device(args.device))
+    m = likelihood(model, args.data_dir, k=args.k, limit=args.limit, seed=args.seed, progress=progress)
+    bar.close()
+    m["settings"].update({"checkpoint": checkpoint.stem, "checkpoint_hash": model.checkpoint.sha256})
+    if args.json:
+        print(json.dumps(m, indent=2))
+    else:
+        print(f"{checkpoint.stem}: {m['settings']['test_images']} binarised test images, "
+              f"condition: {m['settings']['condition']}\n"
+              f"  ELBO                      {m['test_elbo_nats']:10.2f} nats\n"
+              f"  {'NLL (IWAE, k=' + str(m['iwae_k']) + ')':26}{m['test_nll_iwae_nats']:10.2f} nats "
+              f"({m['test_nll_iwae_bits_per_dim']:.4f} bits/dim)\n"
+              f"  reconstruction            {m['reconstruction_bce_nats']:10.2f} nats, "
+              f"MSE {m['reconstruction_mse']:.4f}\n"
+              f"  active latent units       {m['active_units']:10d} of {m['latent_dim']}")
+    if args.write_card:
+        print(f"wrote metrics to {write_metrics_to_card(checkpoint, m, key='likelihood')}")
+    return 0
+
+
+def _eval_ar_likelihood(checkpoint: Path, args: argparse.Namespace, progress, bar) -> int:
+    from ..core.device import pick_device
+    from ..core.evaluation.quality import write_metrics_to_card
+    from ..core.families.autoregressive.eval import likelihood
+    from ..core.families.autoregressive.family import AutoregressiveFamily
+
+    model = AutoregressiveFamily.from_checkpoint(checkpoint, pick_device(args.device))
+    m = likelihood(model, args.data_dir, limit=args.limit, seed=args.seed, progress=progress)
+    bar.close()
+    m["settings"].update({"checkpoint": checkpoint.stem, "checkpoint_hash": model.checkpoint.sha256})
+    if args.json:
+        print(json.dumps(m, indent=2))
+    else:
+        kind = "exact" if m["exact"] else "upper bound"
+        lines = [f"{checkpoint.stem} ({model.arch}): {m['settings']['test_images']} binarised test images, "
+                 f"condition: {m['settings']['condition']}",
+                 f"  NLL ({kind})  {m['test_nll_nats']:10.2f} nats  ({m['test_nll_bits_per_dim']:.4f} bits/dim)"]
+        if not m["exact"]:
+            lines += [f"    codes       {m['codes_nll_nats']:10.2f} nats  ({m['codes_bits_per_code']:.3f} bits/code)",
+                      f"    decoder     {m['decoder_nll_nats']:10.2f} nats  (-log p(x | codes))"]
+        print("\n".join(lines))
+    if args.write_card:
+        print(f"wrote metrics to {write_metrics_to_card(checkpoint, m, key='likelihood')}")
+    return 0
+
+
+def _eval_adherence(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..core.device import pick_device
+    from ..core.evaluation.adherence import evaluate_adherence
+    from ..core.evaluation.quality import generator_for, write_metrics_to_card
+    from ..core.families import load_model
+
+    checkpoint = _resolve_checkpoint(args.checkpoint)
+    model = load_model(str(checkpoint), pick_device(args.device))
+    if model.image_size != (32, 32) or getattr(model, "channels", 0) != 3:
+        raise StudioError(f"{checkpoint.stem} does not make 32x32 colour images: prompt adherence is measured on "
+                          "Shapes models (train one with 'genstudio train diffusion --data shapes').")
+    generate, sampling = generator_for(model, steps=args.steps, sampler=args.sampler, guidance=args.guidance)
+    bar = tqdm(unit="img", dynamic_ncols=True, disable=args.quiet, leave=False)
+
+    def progress(_stage: str, done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    m = evaluate_adherence(generate, per_prompt=args.per_prompt, seed=args.seed, progress=progress)
+    bar.close()
+    m["settings"].update({"checkpoint": checkpoint.stem, "checkpoint_hash": model.checkpoint.sha256, **sampling})
+    print(json.dumps(m, indent=2) if args.json else format_adherence(m))
+    if args.write_card:
+        print(f"wrote metrics to {write_metrics_to_card(checkpoint, m, key='adherence')}")
+    return 0
+
+
+def format_adherence(m: dict) -> str:
+    s = m["settings"]
+    lines = [f"{s.get('checkpoint', '?')}: {s.get('sampler', '?')} {s.get('steps', '?')} steps, guidance "
+             f"{s.get('guidance', '?')}, {m['images']} images", "", f"{'task':14} {'correct':>8}"]
+    lines += [f"{task:14} {acc:8.3f}" for task, acc in m["tasks"].items()]
+    lines.append(f"{'overall':14} {m['overall']:8.3f}   (GenEval for scale: SD 1.5 0.43, SDXL 0.55)")
+    return "\n".join(lines)
+
+
+def _eval_faces(args: argparse.Namespace) -> int:
+    from ..core import checkpoint as ckpt_io
+    from ..core.data.faces import ATTRIBUTES
+    from ..core.evaluation.face_classifier import load_face_classifier
+    from ..core.evaluation.quality import write_metrics_to_card
+    from ..core.families.gan.eval import attribute_edit, faces_quality
+    from ..core.families.gan.family import GANFamily
+
+    checkpoint = _resolve_checkpoint(args.checkpoint)
+    if not Path(args.classifier).is_file():
+        raise StudioError(f"Classifier {args.classifier} does not exist; train one with "
+                          f"'genstudio train face-classifier --out {args.classifier}'.")
+    model = GANFamily.from_checkpoint(checkpoint)
+    clf = load_face_classifier(args.classifier)
+    q = faces_quality(model, clf, args.num, args.seed)
+    stamp = {"checkpoint": checkpoint.stem, "checkpoint_hash": model.checkpoint.sha256,
+             "classifier": Path(args.classifier).stem, "classifier_hash": ckpt_io.file_hash(Path(args.classifier))}
+    q["settings"].update(stamp)
+    # Every attribute slider the model has, so entanglement shows wherever it is, not only for smile.
+    sliders = [n.replace(" ", "_") for n in model.basis.names if not n.startswith("PC")]
+    if args.attribute not in sliders:
+        raise StudioError(f"{checkpoint.stem} has no {args.attribute!r} slider; it has: {', '.join(sliders) or 'none'}.")
+    edits = {}
+    for name in sliders:
+        edits[name] = attribute_edit(model, clf, name, args.latents, args.seed)
+        edits[name]["settings"].update(stamp)
+    if args.json:
+        print(json.dumps({"quality": q, "attribute_edits": edits}, indent=2))
+    else:
+        print(f"{checkpoint.stem}: Frechet distance in Faces-classifier features {q['fid_face_classifier']:.3f} "
+              f"(real vs real: {q['fid_face_classifier_real_vs_real_same_n']:.3f}), {args.num} samples")
+        names = [a.name for a in ATTRIBUTES]
+        print(f"\nwalking {args.latents} latents from -3 to +3 along each slider; the classifier's reading of "
+              "the slider's own attribute (start -> end), and how much every attribute changed:")
+        print(f"  {'slider':10} {'own reading':>17} {'monotonic':>9}  " + " ".join(f"{n[:10]:>10}" for n in names))
+        for name, e in edits.items():
+            changes = {**e["others_change"], name: e["change"]}
+            print(f"  {name:10} {e['mean_score'][0]:7.3f} -> {e['mean_score'][-1]:6.3f} {str(e['monotonic']):>9}  "
+                  + " ".join(f"{changes[n]:10.3f}" for n in names))
+    if args.write_card:
+        write_metrics_to_card(checkpoint, q, key="quality")
+        write_metrics_to_card(checkpoint, edits, key="attribute_edits")
+        print(f"wrote metrics to {write_metrics_to_card(checkpoint, edits[args.attribute], key='attribute_edit')}")
+    return 0
+
+
+def format_table(m: dict) -> str:
+    s = m["settings"]
+    sampling = s.get("sampler", "?")
+    if "steps" in s:
+        sampling += f" {s['steps']} steps, guidance {s.get('guidance', '?')}"
+    lines = [
+        f"{s.get('checkpoint', '?')}: {s['num_samples']} samples, {sampling}, seed {s['seed']}; "
+        f"judged by {s.get('classifier', '?')} "
+        f"(test accuracy {m['classifier_test_accuracy']:.3f})",
+    ]
+    if m["prompt_accuracy"] is None:
+        lines.append("unconditional model: prompts are ignored, so only the Frechet distance applies")
+    else:
+        lines += ["", f"{'prompted class':16} {'prompt':22} {'accuracy':>8}"]
+        for (name, acc), prompt in zip(m["prompt_accuracy_per_class"].items(), s["class_prompts"]):
+            lines.append(f"{name:16} {prompt:22} {acc:8.3f}")
+        lines.append(f"{'all':16} {'':22} {m['prompt_accuracy']:8.3f}")
+    if m["held_out_prompt_accuracy"] is not None:
+        lines += ["", f"{'held-out prompt':39} {'accuracy':>8}"]
+        for prompt, acc in m["held_out_prompt_accuracy_per_prompt"].items():
+            lines.append(f"{prompt:39} {acc:8.3f}")
+        lines.append(f"{'all':39} {m['held_out_prompt_accuracy']:8.3f}")
+    n, ref = s["num_samples"], s["train_reference_images"]
+    rows = [(f"generated ({n} images)", m["fid_classifier"], ""),
+            (f"real train images ({n} images)", m["fid_classifier_train_vs_test_same_n"], "  <- floor at this sample size"),
+            (f"real train images ({ref} images)", m["fid_classifier_train_vs_test"], "")]
+    b = m.get("real_reference")
+    if b:
+        rows.append((f"real test images as shown ({b['settings']['fd_images']})", b["fid_classifier_same_n"],
+                     "  <- floor for this model's rendering"))
+    lines += ["", "Frechet distance in classifier feature space, against the 10k test images (lower is better):"]
+    lines += [f"  {label:34} {value:10.3f}{note}" for label, value, note in rows]
+    if b:
+        lines.append(f"\nReal test images shown as this model shows its samples ({b['what']}) are classified "
+                     f"correctly {b['accuracy']:.3f} of the time: the ceiling for its prompt accuracy.")
+    return "\n".join(lines)

@@ -1,0 +1,150 @@
+"""A small conditional U-Net that predicts the noise in x_t (Ho et al. 2020, with the
+scale-shift conditioning and attention of Dhariwal & Nichol 2021)."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class UNetConfig:
+    in_channels: int = 1
+    image_size: int = 28
+    base_channels: int = 32
+    channel_mult: tuple[int, ...] = (1, 2, 2)
+    num_res_blocks: int = 1
+    attention_levels: tuple[int, ...] = (2,)
+    cond_dim: int = 384  # size of the prompt embedding; 0 for an unconditional model
+    emb_dim: int = 128
+    dropout: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "UNetConfig":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        for key in ("channel_mult", "attention_levels"):
+            if key in known:
+                known[key] = tuple(known[key])
+        return cls(**known)
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = t.float()[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def _norm(ch: int) -> nn.GroupNorm:
+    return nn.GroupNorm(min(8, ch), ch)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, in_ch: int, out_ch: int, emb_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1, self.conv1 = _norm(in_ch), nn.Conv2d(in_ch, out_ch, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, 2 * out_ch)
+        self.norm2, self.conv2 = _norm(out_ch), nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        self.dropout = nn.Dropout(dropout)
+        self.skip = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else nn.Identity()
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        scale, shift = self.emb(F.silu(emb))[:, :, None, None].chunk(2, dim=1)
+        h = self.norm2(h) * (1 + scale) + shift
+        h = self.conv2(self.dropout(F.silu(h)))
+        return self.skip(x) + h
+
+
+class Attention(nn.Module):
+    def __init__(self, ch: int, heads: int = 4) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm = _norm(ch)
+        self.qkv = nn.Conv2d(ch, 3 * ch, 1)
+        self.out = nn.Conv2d(ch, ch, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w).unbind(1)
+        a = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))
+        return x + self.out(a.transpose(-1, -2).reshape(b, c, h, w))
+
+
+class UNet(nn.Module):
+    def __init__(self, config: UNetConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        chans = [c.base_channels * m for m in c.channel_mult]
+        self.time_mlp = nn.Sequential(nn.Linear(c.emb_dim, c.emb_dim), nn.SiLU(), nn.Linear(c.emb_dim, c.emb_dim))
+        self.cond_proj = nn.Linear(c.cond_dim, c.emb_dim) if c.cond_dim else None
+        self.conv_in = nn.Conv2d(c.in_channels, chans[0], 3, padding=1)
+
+        self.down = nn.ModuleList()
+        skips, ch = [chans[0]], chans[0]
+        for level, out_ch in enumerate(chans):
+            for _ in range(c.num_res_blocks):
+                self.down.append(self._block(ch, out_ch, level))
+                ch = out_ch
+                skips.append(ch)
+            if level < len(chans) - 1:
+                self.down.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
+                skips.append(ch)
+        self.mid = nn.ModuleList([ResBlock(ch, ch, c.emb_dim, c.dropout), Attention(ch),
+                                  ResBlock(ch, ch, c.emb_dim, c.dropout)])
+        self.up = nn.ModuleList()
+        for level in reversed(range(len(chans))):
+            for _ in range(c.num_res_blocks + 1):
+                self.up.append(self._block(ch + skips.pop(), chans[level], level))
+                ch = chans[level]
+            if level > 0:
+                self.up.append(nn.Upsample(scale_factor=2, mode="nearest"))
+        self.norm_out = _norm(ch)
+        self.conv_out = nn.Conv2d(ch, c.in_channels, 3, padding=1)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+
+    def _block(self, in_ch: int, out_ch: int, level: int) -> nn.ModuleList:
+        layers = [ResBlock(in_ch, out_ch, self.config.emb_dim, self.config.dropout)]
+        if level in self.config.attention_levels:
+            layers.append(Attention(out_ch))
+        return nn.ModuleList(layers)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        emb = self.time_mlp(timestep_embedding(t, self.config.emb_dim))
+        if self.cond_proj is not None:
+            if cond is None:
+                cond = torch.zeros(x.shape[0], self.config.cond_dim, device=x.device, dtype=x.dtype)
+            emb = emb + self.cond_proj(cond)
+        h = self.conv_in(x)
+        hs = [h]
+        for layer in self.down:
+            h = self._run(layer, h, emb)
+            hs.append(h)
+        for layer in self.mid:
+            h = layer(h, emb) if isinstance(layer, ResBlock) else layer(h)
+        for layer in self.up:
+            if isinstance(layer, nn.Upsample):
+                # odd sizes (7 -> 14 is fine, but 28/2/2 rounding) are matched to the skip below
+                h = F.interpolate(h, size=hs[-1].shape[-2:], mode="nearest")
+            else:
+                h = self._run(layer, torch.cat([h, hs.pop()], dim=1), emb)
+        return self.conv_out(F.silu(self.norm_out(h)))
+
+    @staticmethod
+    def _run(layer: nn.Module, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        if isinstance(layer, nn.ModuleList):
+            for sub in layer:
+                h = sub(h, emb) if isinstance(sub, ResBlock) else sub(h)
+            return h
+        return layer(h)

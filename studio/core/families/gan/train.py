@@ -1,0 +1,176 @@
+"""Builds the GAN TrainTask for the shared trainer: a custom step with two optimisers (critic then
+generator, one update each), logging both losses and the critic's mean logits on real, D(x), and
+generated images, D(G(z)), so instability and collapse are visible while it trains."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ...data import fashion_mnist
+from ...data.batches import captioned_batches
+from ...device import to_uint8
+from ...errors import StudioError
+from ...latent_space.basis import LatentBasis
+from ...latent_space.family import basis_tensors, prior_latents
+from ...training.trainer import TrainTask
+from .model import GAN, GANConfig, discriminator_loss, generator_loss
+
+DATASETS = ("fashion-mnist", "faces")
+PCS = 8  # GANSpace directions shipped as sliders
+EDITS = ("smile", "eyes_open", "glasses", "head_size")  # attribute sliders of a Faces GAN
+
+
+def load_images(dataset: str, data_dir: str | None, limit: int | None, seed: int) -> np.ndarray:
+    """Training images, (N, H, W) or (N, H, W, 3) uint8."""
+    if dataset == "fashion-mnist":
+        return fashion_mnist.load("train", data_dir, limit=limit).images
+    if dataset == "faces":
+        from ...data.faces import make_faces
+
+        return make_faces(limit or 20_000, seed)[0]
+    raise StudioError(f"Unknown data set {dataset!r}; the GAN trainer knows: {', '.join(DATASETS)}.")
+
+
+@torch.no_grad()
+def ganspace(generator, z_dim: int, k: int = PCS, n: int = 4000, seed: int = 1) -> LatentBasis:
+    """GANSpace (Harkonen et al. 2020) for a GAN without a mapping network: principal components of
+    the first layer's activations, carried back to z by least squares, then orthonormalised."""
+    was = generator.training
+    generator.eval()
+    device = next(generator.parameters()).device
+    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
+    feats = generator.features(z.to(device)).float().cpu().numpy()
+    generator.train(was)
+    pcs = LatentBasis.principal(feats, k)
+    coords = (feats - pcs.origin) @ pcs.directions.T / pcs.scales  # (n, k), unit variance each
+    v, *_ = np.linalg.lstsq(coords, z.numpy(), rcond=None)  # z ~ coords @ v: row j is PC j's direction in z
+    q, _ = np.linalg.qr(v.T)  # orthonormal, same span and order
+    directions = (q.T * np.sign(np.sum(q.T * v, axis=1, keepdims=True))).astype(np.float32)
+    return LatentBasis([f"PC{i + 1}" for i in range(k)], directions, np.zeros(z_dim, np.float32),
+                       np.ones(k, np.float32), pcs.explained)
+
+
+def lowdin(vectors: np.ndarray) -> np.ndarray:
+    """The orthonormal set closest to ``vectors`` (rows): (V V^T)^(-1/2) V. Unlike Gram-Schmidt it
+    favours no row, so every attribute direction stays as close to its own boundary normal."""
+    w, u = np.linalg.eigh(vectors @ vectors.T)
+    return (u @ np.diag(w ** -0.5) @ u.T @ vectors).astype(np.float32)
+
+
+@torch.no_grad()
+def attribute_directions(generator, classifier, z_dim: int, n: int = 6000, seed: int = 2
+                         ) -> tuple[np.ndarray, dict[str, float]]:
+    """InterFaceGAN (Shen et al. 2020) with conditional manipulation: generate faces, let the
+    classifier label them, and fit a linear model of each attribute on z. An edit direction is its
+    attribute's normal with every other attribute's normal projected out, the categorical ones
+    (skin, hair, background: one normal per class) included, so moving it leaves them as they are.
+    Returns (len(EDITS), z_dim) orthonormal rows and each edited attribute's linear-fit R^2."""
+    from ...data.faces import ATTRIBUTES
+
+    was = generator.training
+    generator.eval()
+    device = next(generator.parameters()).device
+    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed)).numpy()
+    images = np.concatenate([to_uint8(generator(torch.from_numpy(z[s:s + 500]).to(device)))
+                             for s in range(0, n, 500)])
+    generator.train(was)
+    _, preds = classifier.embed(images)
+    x = np.concatenate([z, np.ones((n, 1), np.float32)], axis=1)
+
+    def normal(y: np.ndarray) -> tuple[np.ndarray, float]:
+        w, *_ = np.linalg.lstsq(x, y.astype(np.float64), rcond=None)
+        r2 = float(1 - np.var(y - x @ w) / max(np.var(y), 1e-12))
+        return w[:-1] / max(np.linalg.norm(w[:-1]), 1e-12), r2
+
+    edits, fits = {}, {}
+    for name in EDITS:
+        edits[name], fits[name] = normal(preds[name])
+    nuisance = [normal((preds[a.name] == k).astype(np.float64))[0]
+                for a in ATTRIBUTES if a.kind == "categorical" for k in range(a.classes)]
+    rows = []
+    for name in EDITS:
+        others = np.stack([v for k, v in edits.items() if k != name] + nuisance)
+        q, _ = np.linalg.qr(others.T)  # an orthonormal basis of what must not change
+        d = edits[name] - q @ (q.T @ edits[name])
+        rows.append(d / np.linalg.norm(d))
+    return lowdin(np.stack(rows)), fits
+
+
+def gan_task(dataset: str, *, batch_size: int = 64, data_dir: str | None = None, limit: int | None = None,
+             device: str = "cpu", seed: int = 0, command: str = "", z_dim: int = 64, width: int = 64,
+             loss: str = "hinge", lr: float = 2e-4, d_lr: float | None = None,
+             attribute_classifier: str | None = None) -> TrainTask:
+    images = load_images(dataset, data_dir, limit, seed)
+    size, channels = images.shape[1], (1 if images.ndim == 3 else images.shape[3])
+    cfg = GANConfig(image_size=size, channels=channels, z_dim=z_dim, g_channels=width, d_channels=width, loss=loss)
+    clf = None
+    if attribute_classifier:
+        if dataset != "faces":
+            raise StudioError("Attribute directions need the Faces data set (--data faces).")
+        from ...evaluation.face_classifier import load_face_classifier
+
+        clf = load_face_classifier(attribute_classifier, device)
+    names = ([n.replace("_", " ") for n in EDITS] if clf else []) + [f"PC{i + 1}" for i in range(PCS)]
+    config = {"gan": cfg.to_dict(), "dataset": dataset, "latent_basis_names": names,
+              "latent_basis_kind": "attributes+pcs" if clf else "pcs",
+              "recipe": {"loss": loss, "discriminator": "spectral norm on every layer",
+                         "optimiser": "Adam(0.5, 0.999), one critic step per generator step",
+                         "generator_ema": "decay from --ema-decay", "lr_g": lr, "lr_d": d_lr or lr}}
+    model = GAN(cfg)
+
+    def optimizers(m: GAN) -> list[torch.optim.Optimizer]:
+        return [torch.optim.Adam(m.generator.parameters(), lr=lr, betas=(0.5, 0.999)),
+                torch.optim.Adam(m.discriminator.parameters(), lr=d_lr or lr, betas=(0.5, 0.999))]
+
+    def step(m: GAN, batch, opts, autocast) -> dict[str, float]:
+        x, _ = batch
+        g_opt, d_opt = opts
+        z = torch.randn(len(x), cfg.z_dim, device=x.device)
+        with autocast():
+            fake = m.generator(z)
+            d_real, d_fake = m.discriminator(x), m.discriminator(fake.detach())
+            d_loss = discriminator_loss(d_real.float(), d_fake.float(), loss)
+        d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        d_opt.step()
+        with autocast():
+            g_loss = generator_loss(m.discriminator(fake).float(), loss)
+        g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_opt.step()
+        return {"loss": float(d_loss.detach() + g_loss.detach()), "d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach()),
+                "d_real": float(d_real.detach().float().mean()), "d_fake": float(d_fake.detach().float().mean())}
+
+    fixed = torch.from_numpy(prior_latents(seed, 36, z_dim))
+
+    @torch.no_grad()
+    def samples(ema: GAN) -> np.ndarray:
+        return to_uint8(ema.generator.eval()(fixed.to(next(ema.parameters()).device)))
+
+    def finalize(ema: GAN) -> dict[str, torch.Tensor]:
+        pcs = ganspace(ema.generator, z_dim)
+        if clf is None:
+            return basis_tensors(pcs)
+        attrs, fits = attribute_directions(ema.generator, clf, z_dim)
+        # The principal directions, made orthogonal to the attribute ones (which stay as they are).
+        q, _ = np.linalg.qr(np.concatenate([attrs, pcs.directions]).T)
+        rest = q.T[len(attrs):] * np.sign(np.sum(q.T[len(attrs):] * pcs.directions, axis=1, keepdims=True))
+        dirs = np.concatenate([attrs, rest]).astype(np.float32)
+        card["attribute_directions"] = {
+            "method": "InterFaceGAN with conditional manipulation: a least-squares fit of each attribute "
+                      "(as the classifier predicts it) on z over 6000 samples; each edit normal has the other "
+                      "attributes' normals (categorical: one per class) projected out; then made orthonormal "
+                      "(Lowdin)",
+            "classifier": attribute_classifier, "fit_r2": {k: round(v, 4) for k, v in fits.items()}}
+        return basis_tensors(LatentBasis(names, dirs, np.zeros(z_dim, np.float32), np.ones(len(dirs), np.float32)))
+
+    card = {"data": {"dataset": dataset,
+                     "split": "train" if dataset == "fashion-mnist" else f"procedural, seed {seed}",
+                     "images": int(len(images))},
+            "recipe": config["recipe"], "reproduce": command}
+    return TrainTask(
+        family="gan", model=model, config=config, loss=lambda *_: torch.zeros(()),
+        batches=captioned_batches(images, np.zeros(len(images), np.int64), None, batch_size,
+                                  device=device, seed=seed),
+        samples=samples, finalize=finalize, optimizers=optimizers, step=step,
+        shipped=lambda ema: ema.generator, card=card)

@@ -1,0 +1,66 @@
+"""Prompt blending: "a sneaker::0.7 | a sandal::0.3" mixes the two prompts' embeddings with those
+weights. The syntax lives in the prompt text itself, so the request, its PNG, the gallery search and
+the command line all carry the blend with nothing else to keep in step.
+
+The sentence encoder's embeddings are unit vectors and the models were trained on unit vectors, so
+the weighted mean is scaled back to unit length (a plain mean of two different prompts is shorter,
+which the model would read as a weaker, partly unconditional prompt).
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import TYPE_CHECKING
+
+from ..errors import RequestError
+
+if TYPE_CHECKING:  # the request validates blends at start-up, before torch is loaded
+    import torch
+
+MAX_WEIGHT = 10.0
+_WEIGHT = re.compile(r"^(.*?)::\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$", re.S)
+
+
+def parse_blend(prompt: str) -> list[tuple[str, float]]:
+    """'a::0.7 | b::0.3' -> [('a', 0.7), ('b', 0.3)]; a part without '::w' weighs 1; a prompt
+    without '|' is one part."""
+    parts = prompt.split("|")
+    out = []
+    for part in parts:
+        m = _WEIGHT.match(part)
+        text, weight = (m.group(1), float(m.group(2))) if m else (part, 1.0)
+        text = " ".join(text.split())
+        if len(parts) > 1 and not text:
+            raise RequestError(f"Every part of a blended prompt needs words: {prompt!r}.")
+        if not (math.isfinite(weight) and 0.0 <= weight <= MAX_WEIGHT):
+            raise RequestError(f"A blend weight must be between 0 and {MAX_WEIGHT:g} (got {weight:g} in {prompt!r}).")
+        out.append((text, weight))
+    if len(out) > 1 and sum(w for _, w in out) <= 0:
+        raise RequestError(f"The weights of a blended prompt must not all be 0: {prompt!r}.")
+    return out
+
+
+def blend_text(a: str, b: str, t: float) -> str:
+    """The prompt a fraction ``t`` of the way from ``a`` to ``b`` (0: a alone, 1: b alone)."""
+    if t <= 0.0:
+        return a
+    if t >= 1.0:
+        return b
+    return f"{a}::{1 - t:.3g} | {b}::{t:.3g}"
+
+
+def embed_prompts(encoder, prompts: list[str]) -> "torch.Tensor":
+    """Like ``encoder.encode`` ((N, 384), '' -> zeros), but blended prompts are mixed."""
+    import torch
+
+    parsed = [parse_blend(p) for p in prompts]
+    texts = sorted({t for parts in parsed for t, _ in parts})
+    table = dict(zip(texts, encoder.encode(texts))) if texts else {}
+    rows = []
+    for parts in parsed:
+        if len(parts) == 1:
+            rows.append(table[parts[0][0]])
+            continue
+        mixed = sum(w * table[t] for t, w in parts) / sum(w for _, w in parts)
+        rows.append(mixed / mixed.norm().clamp_min(1e-8))
+    return torch.stack(rows)

@@ -1,0 +1,249 @@
+"""The gallery: PNGs on disk are the truth, a SQLite index makes listing and search fast.
+
+Every PNG carries its own settings (pngmeta), so the index can always be rebuilt from the files;
+a damaged index is set aside, never deleted, and the gallery comes back from the images.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..core.errors import RequestError
+from ..core.request import GenerationRequest
+from .pngmeta import read_settings, save_png
+
+DB_NAME = "gallery.sqlite3"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file TEXT NOT NULL UNIQUE,          -- bare file name; lives in images/ or, once deleted, trash/
+    request TEXT NOT NULL,              -- GenerationRequest as JSON
+    prompt TEXT NOT NULL,
+    negative_prompt TEXT NOT NULL,
+    batch_index INTEGER NOT NULL,
+    created REAL NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS items_created ON items (created);
+"""
+_COLUMNS = "id, file, request, batch_index, created, deleted"
+
+
+def _is_damage(e: sqlite3.DatabaseError) -> bool:
+    """Damage means the file itself is bad; 'locked' or 'unable to open' says nothing about its contents."""
+    if not isinstance(e, sqlite3.OperationalError):
+        return True  # 'file is not a database', 'database disk image is malformed', failed quick_check
+    return any(s in str(e) for s in ("malformed", "not a database", "no such table", "no such column"))
+
+
+@dataclass(frozen=True)
+class GalleryItem:
+    id: int
+    path: Path
+    request: GenerationRequest
+    batch_index: int
+    created: float
+    deleted: bool
+
+
+class GalleryStore:
+    """Images in ``root/images``, soft-deleted ones in ``root/trash``, index in ``root/gallery.sqlite3``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.images_dir = self.root / "images"
+        self.trash_dir = self.root / "trash"
+        self.db_path = self.root / DB_NAME
+        self.images_dir.mkdir(parents=True, exist_ok=True)
+        self.trash_dir.mkdir(parents=True, exist_ok=True)
+        self.warning: str | None = None  # set when the index had to be set aside and rebuilt
+        # GUI-thread only by design; the lock makes a stray worker-thread call safe anyway.
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._conn = self._connect()
+        except sqlite3.DatabaseError as e:
+            if not _is_damage(e):
+                raise  # e.g. locked by another instance: the file is fine, leave it where it is
+            aside = self._set_aside_db()
+            self._conn = self._connect()
+            count = self.rebuild_index()
+            self.warning = (f"The gallery index was damaged ({e}); it was kept as {aside.name} and "
+                            f"rebuilt from {count} image(s).")
+
+    # --- public API -------------------------------------------------------------------------
+
+    def add(self, image: np.ndarray, request: GenerationRequest, batch_index: int = 0) -> GalleryItem:
+        """Write the PNG first, then index it: a crash can leave an unindexed PNG, never a row without one."""
+        created = time.time()
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(created))
+        name = f"{stamp}-s{request.seed}-b{batch_index}-{uuid.uuid4().hex[:8]}.png"
+        path = save_png(self.images_dir / name, image, request, batch_index)
+        try:
+            with self._lock:
+                item_id = self._insert(name, request, batch_index, created, deleted=False)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return GalleryItem(item_id, path, request, batch_index, created, False)
+
+    def items(self, query: str = "", include_deleted: bool = False, limit: int | None = None) -> list[GalleryItem]:
+        """Newest first; ``query`` is a case-insensitive substring of the prompt or negative prompt."""
+        where, args = [], []
+        if not include_deleted:
+            where.append("deleted = 0")
+        if query:
+            where.append("(instr(casefold(prompt), ?) > 0 OR instr(casefold(negative_prompt), ?) > 0)")
+            args += [query.casefold()] * 2
+        sql = f"SELECT {_COLUMNS} FROM items"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created DESC, id DESC LIMIT ?"
+        args.append(-1 if limit is None else max(0, int(limit)))
+        with self._lock:
+            rows = self._db().execute(sql, args).fetchall()
+        return [self._item(row) for row in rows]
+
+    def get(self, item_id: int) -> GalleryItem | None:
+        with self._lock:
+            row = self._db().execute(f"SELECT {_COLUMNS} FROM items WHERE id = ?", (item_id,)).fetchone()
+        return self._item(row) if row else None
+
+    def delete(self, item_id: int) -> GalleryItem:
+        """Soft delete: the file moves to trash/ and can be restored until purge_deleted()."""
+        return self._set_deleted(item_id, True)
+
+    def restore(self, item_id: int) -> GalleryItem:
+        return self._set_deleted(item_id, False)
+
+    def purge_deleted(self) -> int:
+        """Remove deleted items for good; returns how many."""
+        with self._lock:
+            conn = self._db()
+            rows = conn.execute("SELECT file FROM items WHERE deleted = 1").fetchall()
+            with conn:
+                conn.execute("DELETE FROM items WHERE deleted = 1")
+            # Rows go first: a crash in between leaves a stray file in trash/, which a rebuild
+            # would bring back as deleted, rather than a row pointing at nothing.
+            for (name,) in rows:
+                (self.trash_dir / name).unlink(missing_ok=True)
+        return len(rows)
+
+    def rebuild_index(self) -> int:
+        """Re-create the index from the PNGs in images/ and trash/; returns how many were indexed."""
+        found: list[tuple[float, str, GenerationRequest, int, bool]] = []
+        for folder, deleted in ((self.images_dir, False), (self.trash_dir, True)):
+            for path in folder.glob("*.png"):
+                try:
+                    request, batch_index = read_settings(path)
+                    created = path.stat().st_mtime  # the PNG has no timestamp of its own
+                except (RequestError, OSError):
+                    continue  # not one of ours, or unreadable: leave the file alone
+                found.append((created, path.name, request, batch_index, deleted))
+        found.sort(key=lambda f: (f[0], f[1]))  # oldest first, so ids grow with time as after add()
+        count = 0
+        with self._lock:
+            conn = self._db()
+            with conn:
+                conn.execute("DELETE FROM items")
+                for created, name, request, batch_index, deleted in found:
+                    if deleted and (self.images_dir / name).exists():
+                        continue  # interrupted move: the copy in images/ wins
+                    self._insert(name, request, batch_index, created, deleted, commit=False)
+                    count += 1
+        return count
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> "GalleryStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.db_path, check_same_thread=False)
+        try:
+            conn.create_function("casefold", 1, lambda s: s.casefold() if isinstance(s, str) else s,
+                                 deterministic=True)  # SQLite's lower() only folds ASCII
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            # A file can open fine and still be damaged inside; check before trusting it.
+            check = conn.execute("PRAGMA quick_check").fetchone()
+            if not check or check[0] != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {check[0] if check else 'no result'}")
+            conn.execute(f"SELECT {_COLUMNS}, prompt, negative_prompt FROM items LIMIT 1").fetchall()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _set_aside_db(self) -> Path:
+        """Rename the damaged index (and its WAL files, which belong to it) out of the way."""
+        aside = self.db_path.with_name(f"{DB_NAME}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        n = 1
+        while aside.exists():
+            aside = aside.with_name(f"{DB_NAME}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+            n += 1
+        os.replace(self.db_path, aside)
+        for suffix in ("-wal", "-shm"):
+            side = self.db_path.with_name(DB_NAME + suffix)
+            if side.exists():
+                os.replace(side, aside.with_name(aside.name + suffix))
+        return aside
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("the gallery store is closed")
+        return self._conn
+
+    def _insert(self, name: str, request: GenerationRequest, batch_index: int, created: float,
+                deleted: bool, commit: bool = True) -> int:
+        conn = self._db()
+        cur = conn.execute(
+            "INSERT INTO items (file, request, prompt, negative_prompt, batch_index, created, deleted) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (name, request.to_json(), request.prompt, request.negative_prompt, batch_index, created, int(deleted)))
+        if commit:
+            conn.commit()
+        return int(cur.lastrowid)
+
+    def _set_deleted(self, item_id: int, deleted: bool) -> GalleryItem:
+        with self._lock:
+            conn = self._db()
+            row = conn.execute("SELECT file, deleted FROM items WHERE id = ?", (item_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no gallery item with id {item_id}")
+            name, was_deleted = row
+            if bool(was_deleted) != deleted:
+                src, dst = (self.images_dir, self.trash_dir) if deleted else (self.trash_dir, self.images_dir)
+                with conn:  # the row changes only if the move succeeds
+                    conn.execute("UPDATE items SET deleted = ? WHERE id = ?", (int(deleted), item_id))
+                    if (src / name).exists():
+                        os.replace(src / name, dst / name)
+            item = self.get(item_id)
+        assert item is not None
+        return item
+
+    def _item(self, row: tuple) -> GalleryItem:
+        item_id, name, request_json, batch_index, created, deleted = row
+        expected, other = (self.trash_dir, self.images_dir) if deleted else (self.images_dir, self.trash_dir)
+        path = expected / name
+        if not path.exists() and (other / name).exists():
+            path = other / name  # a move interrupted by a crash: point at where the file really is
+        return GalleryItem(int(item_id), path, GenerationRequest.from_dict(json.loads(request_json)),
+                           int(batch_index), float(created), bool(deleted))
