@@ -19,14 +19,14 @@ def main() -> None:
 
     from studio.core.device import describe, pick_device
     from studio.core.evaluation.adherence import TASKS, evaluate_adherence
-    from studio.core.evaluation.quality import generator_for, write_metrics_to_card
-    from studio.core.families import load_model
+    from studio.core.evaluation.quality import family_generator, write_metrics_to_card
+    from studio.store.registry import load_model
 
     device = pick_device(args.device)
     model = load_model(args.checkpoint, device)
     runs = {}
     for g in args.guidance:
-        generate, sampling = generator_for(model, steps=args.steps, guidance=g)
+        generate, sampling = family_generator(model, steps=args.steps, guidance=g)
         runs[g] = evaluate_adherence(generate, per_prompt=args.per_prompt)
         runs[g]["settings"].update({"checkpoint": args.checkpoint, "checkpoint_hash": model.checkpoint.sha256,
                                     **sampling})

@@ -31,7 +31,7 @@ def main() -> None:
 
     from studio.core.device import describe, pick_device
     from studio.core.evaluation.quality import write_metrics_to_card
-    from studio.core.families import load_model
+    from studio.store.registry import load_model
 
     device = pick_device(args.device)
     rows = []

@@ -14,7 +14,7 @@ def main() -> None:
     import torch
 
     from studio.core.device import describe, pick_device
-    from studio.core.families import load_model
+    from studio.store.registry import load_model
 
     device = pick_device(args.device)
     model = load_model(args.checkpoint, device)

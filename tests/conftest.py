@@ -20,7 +20,7 @@ def make_tiny_checkpoint(path: Path, *, cond_dim: int = 384, seed: int = 0, imag
     import torch
 
     from studio.core import checkpoint
-    from studio.core.families.diffusion.family import build
+    from studio.core.families.diffusion.model import build
     from studio.core.families.diffusion.schedule import ScheduleConfig
     from studio.core.families.diffusion.unet import UNetConfig
 
@@ -216,3 +216,13 @@ def latent_window(qtbot):
         qtbot.waitUntil(lambda: not w.controller.busy and not w.training.busy, timeout=timeout)
         w.latent.shutdown()
         w.store.close()
+
+
+@pytest.fixture
+def tiny_toy(data_dir):
+    """The tests' toy family (tests/families/toy.py) registered for this test only, as a plugin would
+    register itself, and a checkpoint of it in the user's checkpoint folder."""
+    from tests.families.toy import make_toy_checkpoint, registered
+
+    with registered():
+        yield make_toy_checkpoint(data_dir / "checkpoints" / "toy-pattern.safetensors")

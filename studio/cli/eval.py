@@ -1,4 +1,4 @@
-"""``genstudio train classifier`` and ``genstudio eval quality``; cli.py registers them in build_parser.
+"""``genstudio train classifier`` and ``genstudio eval ...``; studio.cli registers them in build_parser.
 
 Torch is imported only inside the handlers so ``genstudio --help`` stays fast."""
 from __future__ import annotations
@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..core.catalog import families_that
 from ..core.errors import StudioError
 from ..store.paths import resources_dir
 
@@ -56,8 +57,9 @@ def add_eval(subparsers) -> None:
     q.set_defaults(func=_eval_quality)
     lk = ev.add_parser("likelihood", help="test-set NLL on binarised Fashion-MNIST: a VAE's ELBO, importance-"
                        "weighted NLL and reconstruction error; an autoregressive model's exact NLL (PixelCNN) or bound")
-    lk.add_argument("--checkpoint", required=True, help="a VAE or autoregressive .safetensors path or registered id")
-    lk.add_argument("--k", type=int, default=100, help="importance samples per image (100 or more for the NLL)")
+    lk.add_argument("--checkpoint", required=True, help="a .safetensors path or registered id of a family with a "
+                    f"likelihood ({', '.join(families_that('likelihood'))})")
+    lk.add_argument("--k", type=int, help="a VAE's importance samples per image (default 100; 100 or more for the NLL)")
     lk.add_argument("--limit", type=int, help="only the first N test images")
     lk.add_argument("--seed", type=int, default=0, help="seed of the test set's binarisation and the samples")
     lk.add_argument("--data-dir", help="folder with the IDX files")
@@ -154,64 +156,29 @@ def _eval_likelihood(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from ..core import checkpoint as ckpt_io
+    from ..core.card_text import render_metrics
     from ..core.device import pick_device
     from ..core.evaluation.quality import write_metrics_to_card
-    from ..core.families.vae.eval import likelihood
-    from ..core.families.vae.family import VAEFamily
+    from ..store.registry import load_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
     checkpoint = _resolve_checkpoint(args.checkpoint)
+    model = load_model(str(checkpoint), pick_device(args.device))
+    model.require("likelihood")
     bar = tqdm(unit="img", dynamic_ncols=True, disable=args.quiet, leave=False)
 
     def progress(_stage: str, done: int, total: int) -> None:
         bar.total = total
         bar.update(done - bar.n)
 
-    if ckpt_io.load(checkpoint).family == "autoregressive":
-        return _eval_ar_likelihood(checkpoint, args, progress, bar)
-    model = VAEFamily.from_checkpoint(checkpoint, pick_device(args.device))
-    m = likelihood(model, args.data_dir, k=args.k, limit=args.limit, seed=args.seed, progress=progress)
+    options = {"limit": args.limit, "seed": args.seed, "progress": progress}
+    if args.k is not None:  # importance samples: what a family with a bound it tightens takes
+        options["k"] = args.k
+    m = model.likelihood(args.data_dir, **options)
     bar.close()
     m["settings"].update({"checkpoint": checkpoint.stem, "checkpoint_hash": model.checkpoint.sha256})
-    if args.json:
-        print(json.dumps(m, indent=2))
-    else:
-        print(f"{checkpoint.stem}: {m['settings']['test_images']} binarised test images, "
-              f"condition: {m['settings']['condition']}\n"
-              f"  ELBO                      {m['test_elbo_nats']:10.2f} nats\n"
-              f"  {'NLL (IWAE, k=' + str(m['iwae_k']) + ')':26}{m['test_nll_iwae_nats']:10.2f} nats "
-              f"({m['test_nll_iwae_bits_per_dim']:.4f} bits/dim)\n"
-              f"  reconstruction            {m['reconstruction_bce_nats']:10.2f} nats, "
-              f"MSE {m['reconstruction_mse']:.4f}\n"
-              f"  active latent units       {m['active_units']:10d} of {m['latent_dim']}")
-    if args.write_card:
-        print(f"wrote metrics to {write_metrics_to_card(checkpoint, m, key='likelihood')}")
-    return 0
-
-
-def _eval_ar_likelihood(checkpoint: Path, args: argparse.Namespace, progress, bar) -> int:
-    from ..core.device import pick_device
-    from ..core.evaluation.quality import write_metrics_to_card
-    from ..core.families.autoregressive.eval import likelihood
-    from ..core.families.autoregressive.family import AutoregressiveFamily
-
-    model = AutoregressiveFamily.from_checkpoint(checkpoint, pick_device(args.device))
-    m = likelihood(model, args.data_dir, limit=args.limit, seed=args.seed, progress=progress)
-    bar.close()
-    m["settings"].update({"checkpoint": checkpoint.stem, "checkpoint_hash": model.checkpoint.sha256})
-    if args.json:
-        print(json.dumps(m, indent=2))
-    else:
-        kind = "exact" if m["exact"] else "upper bound"
-        lines = [f"{checkpoint.stem} ({model.arch}): {m['settings']['test_images']} binarised test images, "
-                 f"condition: {m['settings']['condition']}",
-                 f"  NLL ({kind})  {m['test_nll_nats']:10.2f} nats  ({m['test_nll_bits_per_dim']:.4f} bits/dim)"]
-        if not m["exact"]:
-            lines += [f"    codes       {m['codes_nll_nats']:10.2f} nats  ({m['codes_bits_per_code']:.3f} bits/code)",
-                      f"    decoder     {m['decoder_nll_nats']:10.2f} nats  (-log p(x | codes))"]
-        print("\n".join(lines))
+    print(json.dumps(m, indent=2) if args.json else render_metrics("likelihood", m, title=checkpoint.stem).to_text())
     if args.write_card:
         print(f"wrote metrics to {write_metrics_to_card(checkpoint, m, key='likelihood')}")
     return 0
@@ -222,15 +189,15 @@ def _eval_adherence(args: argparse.Namespace) -> int:
 
     from ..core.device import pick_device
     from ..core.evaluation.adherence import evaluate_adherence
-    from ..core.evaluation.quality import generator_for, write_metrics_to_card
-    from ..core.families import load_model
+    from ..core.evaluation.quality import family_generator, write_metrics_to_card
+    from ..store.registry import load_model
 
     checkpoint = _resolve_checkpoint(args.checkpoint)
     model = load_model(str(checkpoint), pick_device(args.device))
-    if model.image_size != (32, 32) or getattr(model, "channels", 0) != 3:
+    if model.image_format.shape != (32, 32, 3):
         raise StudioError(f"{checkpoint.stem} does not make 32x32 colour images: prompt adherence is measured on "
                           "Shapes models (train one with 'genstudio train diffusion --data shapes').")
-    generate, sampling = generator_for(model, steps=args.steps, sampler=args.sampler, guidance=args.guidance)
+    generate, sampling = family_generator(model, steps=args.steps, sampler=args.sampler, guidance=args.guidance)
     bar = tqdm(unit="img", dynamic_ncols=True, disable=args.quiet, leave=False)
 
     def progress(_stage: str, done: int, total: int) -> None:
@@ -261,13 +228,17 @@ def _eval_faces(args: argparse.Namespace) -> int:
     from ..core.evaluation.face_classifier import load_face_classifier
     from ..core.evaluation.quality import write_metrics_to_card
     from ..core.families.gan.eval import attribute_edit, faces_quality
-    from ..core.families.gan.family import GANFamily
+    from ..store.registry import load_model
 
     checkpoint = _resolve_checkpoint(args.checkpoint)
     if not Path(args.classifier).is_file():
         raise StudioError(f"Classifier {args.classifier} does not exist; train one with "
                           f"'genstudio train face-classifier --out {args.classifier}'.")
-    model = GANFamily.from_checkpoint(checkpoint)
+    model = load_model(str(checkpoint))
+    model.require("attributes")  # its latent space has named directions (model.basis)
+    if model.image_format.shape != (32, 32, 3):
+        raise StudioError(f"{checkpoint.stem} does not make 32x32 colour images: the Faces evaluation needs a "
+                          "model of the Faces data set (train one with 'genstudio train gan --data faces').")
     clf = load_face_classifier(args.classifier)
     q = faces_quality(model, clf, args.num, args.seed)
     stamp = {"checkpoint": checkpoint.stem, "checkpoint_hash": model.checkpoint.sha256,

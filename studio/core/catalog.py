@@ -1,26 +1,66 @@
-"""What each family offers, known without loading torch, so the UI can lay out its controls
-at start-up. The family implementations (studio.core.families) take their controls from here."""
+"""What each family is and can do, as data readable without torch: the UI lays out its controls at
+start-up from here, and every caller asks a family's entry (or the loaded Family) what it can do
+instead of naming it. Adding a family is one folder (``module``) and one entry here (or, for a
+family defined elsewhere, one ``register_family`` call)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# What a family may declare it can do, each with the methods that go with it (see families.base).
+CAPABILITIES = {
+    "img2img": "start from a given image (request.init_image; sample(..., init=pixels))",
+    "encode": "map images to latent vectors (encode)",
+    "decode": "map latent vectors to images (decode); request.latent",
+    "redraw": "draw again from a raster position on (request.redraws)",
+    "attributes": "named attribute directions in its latent space",
+    "likelihood": "a test-set likelihood (likelihood)",
+}
+# The controls a family may offer in the UI; each is a field (or fields) of GenerationRequest.
+CONTROLS = frozenset({"prompt", "negative_prompt", "steps", "sampler", "guidance", "seed", "batch", "latent",
+                      "truncation", "temperature", "top_k", "top_p"})
 
 
 @dataclass(frozen=True)
 class FamilyInfo:
     name: str
     label: str
-    # Subset of {"prompt", "negative_prompt", "steps", "sampler", "guidance", "seed", "batch", "latent",
-    # "truncation", "temperature", "top_k", "top_p"}
     controls: frozenset[str]
     samplers: tuple[str, ...] = ()
     description: str = ""
-    img2img: bool = False  # can start from a given image (SDEdit for diffusion)
+    capabilities: frozenset[str] = frozenset()
+    # The family's package: ``<module>.family`` registers its Family, ``<module>.recipes`` holds its
+    # training recipes (torch-free).
+    module: str = ""
+    # What ``steps`` count in its live preview ("step": denoising steps; "row": rows drawn in raster order;
+    # "": one frame, nothing to count).
+    unit: str = ""
+
+    def __post_init__(self) -> None:
+        unknown = (self.capabilities - CAPABILITIES.keys()) | (self.controls - CONTROLS)
+        if unknown:
+            raise ValueError(f"family {self.name!r} declares unknown capabilities or controls: {sorted(unknown)}")
+
+    def can(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    def refusal(self, capability: str) -> str:
+        """What to say when the family is asked for something it has not declared."""
+        what = {
+            "img2img": "has no image-to-image path: it cannot start from a given image. Clear the input image "
+                       "to generate from scratch, or pick a family that starts from an image ("
+                       + (", ".join(families_that("img2img")) or "none") + ").",
+            "encode": "has no encoder: its models only map latents to images, so a picture can't be turned "
+                      "into a latent vector.",
+            "decode": "has no latent vector to set, decode or explore.",
+            "redraw": "does not draw in raster order, so it cannot redraw from a position.",
+            "attributes": "has no attribute directions to edit.",
+            "likelihood": "has no likelihood evaluation.",
+        }.get(capability, f"cannot {capability}.")
+        return f"The {self.label} family {what}"
 
     @property
     def no_img2img(self) -> str:
-        """What to say when an input image is given to a family that cannot use one."""
-        return (f"The {self.label} family has no image-to-image path: it cannot start from a given image. "
-                "Clear the input image to generate from scratch, or pick Diffusion or Autoregressive.")
+        return self.refusal("img2img")
 
 
 CATALOG: dict[str, FamilyInfo] = {
@@ -30,7 +70,7 @@ CATALOG: dict[str, FamilyInfo] = {
         ("ddim", "ddpm", "dpm++2m"),
         "Starts from pure noise and removes a little of it at every step (DDPM); the preview shows "
         "the model's current guess of the clean image.",
-        img2img=True,
+        frozenset({"img2img"}), "studio.core.families.diffusion", "step",
     ),
     "vae": FamilyInfo(
         "vae", "VAE",
@@ -38,6 +78,7 @@ CATALOG: dict[str, FamilyInfo] = {
         (),
         "An encoder maps an image to a Gaussian over a small latent vector; the decoder maps a latent "
         "back to an image. Generating draws the vector from the standard-normal prior and decodes it.",
+        frozenset({"encode", "decode", "likelihood"}), "studio.core.families.vae",
     ),
     "gan": FamilyInfo(
         "gan", "GAN",
@@ -45,6 +86,7 @@ CATALOG: dict[str, FamilyInfo] = {
         (),
         "A generator learns to turn a random vector into an image that a discriminator (a real-or-fake "
         "critic trained against it) cannot tell from real data. Generating decodes a seeded vector.",
+        frozenset({"decode", "attributes"}), "studio.core.families.gan",
     ),
     "autoregressive": FamilyInfo(
         "autoregressive", "Autoregressive",
@@ -55,6 +97,16 @@ CATALOG: dict[str, FamilyInfo] = {
         "VQ-VAE (a transformer, with the prompt as its prefix). 'naive' re-runs the whole network for "
         "every position; 'cached' reuses what earlier positions computed and gives the same image. "
         "Given an input image, it keeps its top rows and completes the rest.",
-        img2img=True,
+        frozenset({"img2img", "redraw", "likelihood"}), "studio.core.families.autoregressive", "row",
     ),
 }
+
+
+def families_that(capability: str) -> list[str]:
+    return [info.label for info in CATALOG.values() if capability in info.capabilities]
+
+
+def register_family(info: FamilyInfo) -> FamilyInfo:
+    """Add a family defined outside this package (a plugin, or a test's toy family)."""
+    CATALOG[info.name] = info
+    return info

@@ -19,7 +19,3 @@ def describe(device: str) -> str:
 
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
-
-def to_uint8(x: torch.Tensor) -> "numpy.ndarray":  # noqa: F821
-    """(B, C, H, W) in [-1, 1] -> (B, H, W, C) uint8 on the CPU."""
-    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

@@ -1,9 +1,14 @@
-"""What the engine streams to its observers: one Frame per sampling step, TrainEvents while training."""
+"""What the engine streams to its observers: one Frame per sampling step, TrainEvents while training,
+and the JobEvents every background job reports to the UI."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total): long evaluations report through it
 
 
 @dataclass
@@ -38,3 +43,31 @@ class TrainEvent:
     images: np.ndarray | None = None
     path: str | None = None
     message: str = ""
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """What every background job (generation, latent work, training, gallery writes) reports, one type
+    for all of them so the UI has one way to listen. Every job ends with exactly one of ``ENDS``.
+
+    Kinds: "loading" (a model is being loaded), "queued" (a waiting job's request was resolved; result:
+    the request), "started" (result: the resolved request), "note" (a message for the status bar),
+    "frame" (step/total/frame/rate), "progress" (step/total; result: e.g. a TrainEvent), "result"
+    (result: what the job made), the latent kinds "loaded", "prior", "decoded", "encoded", "map",
+    "strip" (result: their payload), and the ends "done", "error" (message), "cancelled"."""
+
+    ENDS: ClassVar[frozenset[str]] = frozenset({"done", "error", "cancelled"})
+
+    kind: str
+    job: str  # the job's id
+    step: int = 0
+    total: int = 0
+    frame: Frame | None = None
+    result: Any = None
+    message: str = ""
+    tag: str = ""  # the slot a latest-wins request was posted under (e.g. "panel"); "" for others
+    rate: float = 0.0  # steps (or rows) per second so far, with "frame"
+
+    @property
+    def ends(self) -> bool:
+        return self.kind in self.ENDS

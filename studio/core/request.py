@@ -6,8 +6,12 @@ import json
 import math
 import re
 from dataclasses import asdict, dataclass, fields, replace
+from typing import TYPE_CHECKING
 
 from .errors import RequestError
+
+if TYPE_CHECKING:
+    import torch
 from .prompt.blend import parse_blend
 
 MAX_STEPS = 1000
@@ -16,6 +20,14 @@ MAX_SEED = 2**32 - 1
 MAX_TEMPERATURE = 5.0
 MAX_TOP_K = 4096
 MAX_LATENT = 50.0  # |z_i| bound: a standard-normal prior never gets near it
+
+
+def image_generators(seed: int, n: int) -> list["torch.Generator"]:
+    """One random stream per image of a batch: image i of a batch with seed s is image 0 of seed
+    s + i, in every family, so a batch never changes its images and any image can be made alone."""
+    import torch
+
+    return [torch.Generator().manual_seed(seed + i) for i in range(n)]
 
 
 @dataclass(frozen=True)
@@ -43,7 +55,8 @@ class GenerationRequest:
     top_p: float = 1.0
     # Autoregressive: (position, seed) pairs, positions increasing: from each raster position (pixel
     # index y * width + x) on, the draws come from that seed instead. Redrawing everything after a
-    # clicked pixel keeps the image before it exactly, since its draws are unchanged.
+    # clicked pixel keeps every draw before it exactly: the pixels of a model that draws pixels, the
+    # codes before the clicked pixel's code for one that draws VQ-VAE codes.
     redraws: tuple[tuple[int, int], ...] = ()
     # Image-to-image (SDEdit): the input's hash in the inputs store (studio.store.inputs), noised to
     # ``strength`` (0: the input itself, 1: pure noise) and denoised under the prompt.

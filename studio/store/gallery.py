@@ -65,7 +65,8 @@ class GalleryStore:
         self.images_dir.mkdir(parents=True, exist_ok=True)
         self.trash_dir.mkdir(parents=True, exist_ok=True)
         self.warning: str | None = None  # set when the index had to be set aside and rebuilt
-        # GUI-thread only by design; the lock makes a stray worker-thread call safe anyway.
+        # Written from the session's gallery-writer thread and read from the GUI thread: one
+        # connection (check_same_thread=False) serialised by this lock.
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         try:

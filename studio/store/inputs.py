@@ -3,7 +3,6 @@ folder. A request names its input by hash, so the gallery and a PNG's settings s
 image is reproduced from exactly the pixels it started from."""
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from PIL import Image
 
 from ..core.atomic import atomic_write
 from ..core.errors import RequestError, StudioError
+from ..core.pixels import content_hash
 from .paths import user_data_dir
 
 HASH = re.compile(r"^[0-9a-f]{16}$")
@@ -21,17 +21,12 @@ def inputs_dir() -> Path:
     return user_data_dir() / "inputs"
 
 
-def input_hash(image: np.ndarray) -> str:
-    a = np.ascontiguousarray(image, dtype=np.uint8)
-    return hashlib.sha256(repr(a.shape).encode() + a.tobytes()).hexdigest()[:16]
-
-
 def store_input(image: np.ndarray) -> str:
     """(H, W, 1|3) uint8 -> its hash; written once (atomically), reused after."""
     a = np.asarray(image)
     if a.dtype != np.uint8 or a.ndim != 3 or a.shape[-1] not in (1, 3):
         raise StudioError(f"An input image must be (H, W, 1 or 3) uint8, got {a.dtype} {a.shape}.")
-    h = input_hash(a)
+    h = content_hash(a)
     path = inputs_dir() / f"{h}.png"
     if not path.exists():
         atomic_write(path, lambda p: Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a).save(p, format="PNG"))
@@ -52,6 +47,6 @@ def load_input(h: str) -> np.ndarray:
     except OSError as e:
         raise StudioError(f"The input image {path} is damaged ({e}).") from e
     a = a[..., None] if a.ndim == 2 else a
-    if input_hash(a) != h:
+    if content_hash(a) != h:
         raise StudioError(f"The input image {path} has changed since it was stored (its hash differs).")
     return a

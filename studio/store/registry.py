@@ -8,10 +8,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.cards import FORMAT, read_card, read_header_metadata
 from ..core.errors import CheckpointError
 from .paths import checkpoint_dirs
+
+if TYPE_CHECKING:
+    from ..core.families import Family
 
 
 @dataclass(frozen=True)
@@ -26,16 +30,6 @@ class CheckpointInfo:
     @property
     def title(self) -> str:
         return self.card.get("title") or self.id
-
-    @property
-    def image_format(self) -> tuple[int, int]:
-        """(side, channels) of the images the model makes, read from its config without loading it."""
-        c = self.config
-        for key, channels in (("unet", "in_channels"), ("vqvae", "channels"), ("vae", "channels"),
-                              ("gan", "channels"), ("pixelcnn", None)):
-            if key in c:
-                return int(c[key].get("image_size", 28)), int(c[key].get(channels, 1)) if channels else 1
-        return 28, 1
 
 
 def inspect(path: Path) -> CheckpointInfo:
@@ -87,3 +81,13 @@ def find(checkpoint: str, dirs: list[Path] | None = None) -> CheckpointInfo:
             return info
     known = ", ".join(i.id for i in infos) or "none"
     raise CheckpointError(f"No checkpoint named {checkpoint!r}; registered: {known}.")
+
+
+def load_model(checkpoint: str, device: str = "cpu", family: str | None = None, **options) -> Family:
+    """Load a registered checkpoint (by id or path) into its family's sampler."""
+    from ..core.families import load_family  # torch: only once a model is wanted
+
+    info = find(checkpoint)
+    if family and info.family != family:
+        raise CheckpointError(f"Checkpoint {info.id} is a {info.family} model, not {family}.")
+    return load_family(info.path, device, **options)

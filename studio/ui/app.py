@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import sys
 
-from PySide6.QtCore import QSettings, QThreadPool, QTimer
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from ..store.gallery import GalleryStore
 from ..store.jobqueue import JobQueue
 from ..store.paths import user_data_dir
 from ..workers.generation import GenerationController
+from ..workers.session import StudioSession
 from .main_window import MainWindow
 
 
@@ -17,7 +18,7 @@ def build_window(preload: bool = True) -> MainWindow:
     data = user_data_dir()
     settings = QSettings(str(data / "settings.ini"), QSettings.Format.IniFormat)
     controller = GenerationController(JobQueue(data / "queue.json"))
-    window = MainWindow(GalleryStore(data / "gallery"), controller, settings)
+    window = MainWindow(StudioSession(GalleryStore(data / "gallery"), controller), settings)
     ck = window.model_panel.current()
     if preload and ck is not None:
         # Load torch, the checkpoint and the text encoder on a worker after the window is up.
@@ -30,9 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("Generative Studio")
     window = build_window()
     window.show()
-    code = app.exec()
-    window.latent.shutdown()
-    QThreadPool.globalInstance().waitForDone(5000)
+    code = app.exec()  # closing the window stops its worker threads (MainWindow.closeEvent)
     window.store.close()
     return code
 

@@ -32,6 +32,7 @@ class ControlsPanel(QWidget):
             "img2img")
     generateClicked = Signal()
     cancelClicked = Signal()
+    initCleared = Signal()  # × pressed: forget the input image
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,9 +64,9 @@ class ControlsPanel(QWidget):
         self.randomize = QToolButton(text="New")
         self.randomize.setToolTip("Draw a new random seed")
         self.batch = QSpinBox(minimum=1, maximum=MAX_BATCH, value=1)
-        # Image-to-image: the input (by hash in the inputs store), shown small, and how far to noise it.
+        # Image-to-image: the input (by hash in the inputs store; the session owns it), shown small, and
+        # how far to noise it.
         self.init_image = ""
-        self.img2img = False  # whether the current family can use it
         self.init_view = ImageCanvas("none")
         self.init_view.setToolTip("The image-to-image input: drop an image file or a gallery item on the preview")
         self.init_view.setMinimumSize(44, 44)
@@ -76,7 +77,7 @@ class ControlsPanel(QWidget):
                                  "rows and draws this share of the image anew (0.5: completes the top half)")
         self.clear_init = QToolButton(text="×")
         self.clear_init.setToolTip("Forget the input image: generate from noise")
-        self.clear_init.clicked.connect(lambda: self.set_init_image("", None))
+        self.clear_init.clicked.connect(self.initCleared)
         self.clear_init.setEnabled(False)
         self.generate_button = QPushButton("Generate  (Ctrl+Enter)")
         self.generate_button.setDefault(True)
@@ -126,10 +127,9 @@ class ControlsPanel(QWidget):
         self.sampler.addItems(list(info.samplers))
         if current in info.samplers:
             self.sampler.setCurrentText(current)
-        self.img2img = info.img2img
         for row, key in enumerate(self.ROWS):
             self.form.setRowVisible(row, key in info.controls or (key == "eta" and "ddim" in info.samplers)
-                                    or (key == "img2img" and info.img2img))
+                                    or (key == "img2img" and info.can("img2img")))
 
     def new_seed(self) -> None:
         self.seed.setValue(random.randint(0, 2**31 - 1))
@@ -146,8 +146,7 @@ class ControlsPanel(QWidget):
                              seed=self.seed.value(), batch_size=self.batch.value(),
                              truncation=round(self.truncation.value(), 4),
                              temperature=round(self.temperature.value(), 4), top_k=self.top_k.value(),
-                             top_p=round(self.top_p.value(), 4), init_image=self.init_image if self.img2img else "",
-                             strength=round(self.strength.value(), 4))
+                             top_p=round(self.top_p.value(), 4), strength=round(self.strength.value(), 4))
 
     def apply(self, request: GenerationRequest) -> None:
         self.steps.setValue(request.steps)
@@ -162,19 +161,11 @@ class ControlsPanel(QWidget):
         self.top_k.setValue(request.top_k)
         self.top_p.setValue(request.top_p)
         self.strength.setValue(request.strength)
-        self.set_init_image(request.init_image, None)
 
     def set_init_image(self, h: str, image: np.ndarray | None) -> None:
-        """Use the stored input ``h`` (shown from ``image``, or read from the store); '' for none."""
+        """Use the stored input ``h``, shown from ``image`` (None: not shown yet, its pixels are being
+        read off the GUI thread); '' for none."""
         self.init_image = h
-        if h and image is None:
-            from ..core.errors import StudioError
-            from ..store.inputs import load_input
-
-            try:
-                image = load_input(h)
-            except StudioError:
-                image = None  # Generate will say what is missing
         self.init_view.set_image(to_qimage(image) if h and image is not None else None)
         self.clear_init.setEnabled(bool(h))
 

@@ -7,8 +7,9 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ..core.events import JobEvent
 from ..core.request import GenerationRequest
-from ..workers.latent import LatentController
+from ..workers.latent import LatentController, Loaded
 from .interpolate_panel import InterpolatePanel
 from .latent_map import LatentMapPanel
 from .latent_panel import LatentPanel
@@ -59,13 +60,13 @@ class LatentExplorer(QObject):
         self._end_seeds: dict[str, int] = {}  # interpolation end -> the seed asked for
         self.decodes_shown = 0
 
-        c.loaded.connect(self._loaded)
-        c.decoded.connect(self._decoded)
-        c.priorReady.connect(self._prior_ready)
-        c.encoded.connect(self._encoded)
-        c.mapReady.connect(self.map.set_mosaic)
-        c.stripReady.connect(self.interpolate.show_strip)
-        c.failed.connect(lambda _kind, msg: self.message.emit(msg, True))
+        # One handler per kind of the worker's JobEvents; ends ("done", "cancelled") need nothing here.
+        self._handlers: dict[str, Callable[[JobEvent], None]] = {
+            "loaded": self._loaded, "decoded": self._decoded, "prior": self._prior_ready,
+            "encoded": self._encoded, "map": lambda ev: self.map.set_mosaic(ev.result.key, ev.result.images),
+            "strip": lambda ev: self.interpolate.show_strip(ev.result.zs, ev.result.images),
+            "error": lambda ev: self.message.emit(ev.message, True)}
+        c.event.connect(self._on_event)
 
         p = self.panel
         p.latentChanged.connect(self._latent_changed)
@@ -100,15 +101,21 @@ class LatentExplorer(QObject):
             self.interpolate.reset()
             self.controller.load(checkpoint)
 
-    def _loaded(self, checkpoint: str, model) -> None:
-        if checkpoint != self.controller.checkpoint:
+    def _on_event(self, ev: JobEvent) -> None:
+        handler = self._handlers.get(ev.kind)
+        if handler is not None:
+            handler(ev)
+
+    def _loaded(self, ev: JobEvent) -> None:
+        loaded: Loaded = ev.result
+        if loaded.checkpoint != self.controller.checkpoint:
             return  # the user picked another checkpoint while this one loaded
-        self.model = model
+        self.model = model = loaded.model
         lm = model.latent_map
         self.map.set_model(model.basis, None if lm is None else lm.points, None if lm is None else lm.labels,
                            [] if lm is None else lm.class_names, "" if lm is None else lm.source,
                            conditional=model.conditional)
-        self.panel.set_model(model.basis, *describe(model), can_encode=hasattr(model, "encode"))
+        self.panel.set_model(model.basis, *describe(model), can_encode=model.can("encode"))
         if self._pending_latent is not None and len(self._pending_latent) == model.latent_dim:
             self.panel.set_latent(self._pending_latent)
         self._pending_latent = None
@@ -141,7 +148,8 @@ class LatentExplorer(QObject):
         self.map.refresh()
         self.interpolate.request_strip()
 
-    def _decoded(self, z: np.ndarray, image: np.ndarray) -> None:
+    def _decoded(self, ev: JobEvent) -> None:
+        z, image = ev.result.z, ev.result.image
         self.last_z, self.last_image = z, image
         self.decodes_shown += 1
         self.imageDecoded.emit(z, image[None])
@@ -155,7 +163,8 @@ class LatentExplorer(QObject):
         if req is not None:
             self.controller.request("prior", req.seed, req.truncation, tag="panel")
 
-    def _prior_ready(self, tag: str, z: np.ndarray) -> None:
+    def _prior_ready(self, ev: JobEvent) -> None:
+        tag, z = ev.tag, ev.result
         if tag == "panel":
             self.panel.set_latent(z)
         elif tag == "follow":
@@ -163,7 +172,9 @@ class LatentExplorer(QObject):
         else:
             self.interpolate.set_end(tag, z, f"seed {self._end_seeds.get(tag, '?')}")
 
-    def _encoded(self, tag: str, z: np.ndarray, image: np.ndarray, recon: np.ndarray, note: str) -> None:
+    def _encoded(self, ev: JobEvent) -> None:
+        tag, enc = ev.tag, ev.result
+        z, image, recon, note = enc.z, enc.image, enc.reconstruction, enc.note
         if tag == "panel":
             self.panel.show_encoded(image, recon, note)
             self.panel.set_latent(z)

@@ -1,8 +1,9 @@
-"""The main window: dock panels around the live preview, wired to the generation controller."""
+"""The main window: dock panels around the live preview. It presents; what to do with a click, a drop or a
+finished job is decided by the session (studio.workers.session), and every background job reports
+through the one JobEvent type."""
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +13,13 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QWi
 
 from ..core.catalog import CATALOG, FamilyInfo
 from ..core.errors import StudioError
-from ..core.prompt.phrases import PhraseStore
+from ..core.events import JobEvent
 from ..core.request import GenerationRequest
-from ..store.gallery import GalleryItem, GalleryStore
+from ..store.gallery import GalleryItem
+from ..store.phrases import PhraseStore
 from ..store.pngmeta import read_settings
-from ..workers.generation import GenerationController, JobResult
+from ..workers.generation import JobResult
+from ..workers.session import InputImage, StudioSession
 from ..workers.training import TrainingController
 from .blend_panel import BlendPanel
 from .controls import ControlsPanel
@@ -33,25 +36,22 @@ from .training_panel import TrainingPanel
 class MainWindow(QMainWindow):
     LATENT_DOCKS = ("Latent", "Latent map", "Interpolate")
 
-    def __init__(self, store: GalleryStore, controller: GenerationController, settings: QSettings,
-                 latent: LatentExplorer | None = None) -> None:
+    def __init__(self, session: StudioSession, settings: QSettings, latent: LatentExplorer | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Generative Studio")
         self.setObjectName("MainWindow")
-        self.store, self.controller, self.settings = store, controller, settings
+        self.session, self.settings = session, settings
+        self.store, self.controller = session.store, session.generation
         self.last_message = ""
-        self.last_result: JobResult | None = None
-        self._pinned_hash: tuple[str, str] | None = None  # (checkpoint id, hash) of restored settings
-        # Redraws of restored settings, kept while their seed is: Generate then reproduces that image.
-        self._redraws: tuple[int, tuple] = (-1, ())
         self._latent_sized = False
+        self._shown_job: str | None = None  # the generation job the preview shows
 
         self.model_panel = ModelPanel()
         self.prompt_panel = PromptPanel()
         self.controls = ControlsPanel()
         self.preview = PreviewPanel()
-        self.gallery = GalleryPanel(store)
-        self.queue_panel = QueuePanel(controller)
+        self.gallery = GalleryPanel(self.store)
+        self.queue_panel = QueuePanel(self.controller)
         self.latent = latent or LatentExplorer(self.prompt_panel.text, self.current_request)
         self.training = TrainingController(self)
         self.training_panel = TrainingPanel()
@@ -78,7 +78,6 @@ class MainWindow(QMainWindow):
         self.blend = BlendPanel()
         self._dock("Blend", self.blend, right)
         self.tabifyDockWidget(self.docks["Queue"], self.docks["Blend"])
-        self._sweep: dict | None = None  # job ids of a running prompt sweep, and their images
         self.docks["Queue"].raise_()
         # Phrase library: a tab beside Model; it feeds the prompt's completion and takes its chips.
         self.phrases = PhraseLibraryPanel(PhraseStore.default())
@@ -108,13 +107,12 @@ class MainWindow(QMainWindow):
         tp, tc = self.training_panel, self.training
         tp.startRequested.connect(self._start_training)
         tp.stopRequested.connect(tc.stop)
-        tc.event.connect(tp.show_event)
+        tc.event.connect(self._on_training)
         tc.busyChanged.connect(tp.set_busy)
-        tc.finished.connect(self._trained)
-        tc.failed.connect(lambda msg: (tp.status.setText(msg), self.notify(msg, error=True)))
         self.controls.generateClicked.connect(self.generate)
         self.controls.cancelClicked.connect(self.controller.cancel)
-        self.preview.noisyToggled.connect(lambda on: setattr(self.controller, "want_noisy", on))
+        self.controls.initCleared.connect(session.clear_input)
+        self.preview.noisyToggled.connect(self._want_noisy)
         self.preview.pixelClicked.connect(self.redraw_after)
         self.preview.imageDropped.connect(self.set_input_image)
         self.blend.usePrompt.connect(lambda text: self.prompt_panel.set_text(text, self.prompt_panel.negative_text()))
@@ -122,22 +120,20 @@ class MainWindow(QMainWindow):
         self.blend.sweepWanted.connect(self.sweep)
         self.gallery.useSettings.connect(self.use_item_settings)
         self.queue_panel.editRequested.connect(self.apply_request)
-        c = controller
-        c.jobStarted.connect(lambda _id, req: self.preview.start(
-            req.steps if "steps" in CATALOG.get(req.family, CATALOG["diffusion"]).controls else 0))
-        c.frameReady.connect(lambda _id, frame, rate: self.preview.show_frame(frame, rate))
-        c.jobFinished.connect(self._finished)
-        c.jobCancelled.connect(lambda _id: self.preview.stopped("cancelled"))
-        c.jobFailed.connect(self._failed)
-        c.busyChanged.connect(self.controls.set_busy)
-        c.status.connect(self.status_label.setText)
+        session.message.connect(lambda text, error: self.notify(text, error=error))
+        session.inputChanged.connect(self._input_changed)
+        session.saved.connect(lambda _items: self.gallery.refresh())
+        session.sweepProgress.connect(self.blend.sweep_progress)
+        session.sweepFinished.connect(self._sweep_finished)
+        self.controller.event.connect(self._on_job)
+        self.controller.busyChanged.connect(self.controls.set_busy)
 
         self.model_panel.rescan()
         self._restore_settings()
-        if store.warning:
-            self.notify(store.warning, error=True)
-        if controller.queue.warning:
-            self.notify(controller.queue.warning, error=True)
+        if self.store.warning:
+            self.notify(self.store.warning, error=True)
+        if self.controller.queue.warning:
+            self.notify(self.controller.queue.warning, error=True)
 
     # --- layout ---------------------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -166,100 +162,42 @@ class MainWindow(QMainWindow):
 
     # --- actions --------------------------------------------------------------------------------
     def current_request(self) -> GenerationRequest | None:
+        """What Generate would run now: the panels' settings, completed by the session."""
         ck = self.model_panel.current()
         if ck is None:
             return None
-        pinned = self._pinned_hash[1] if self._pinned_hash and self._pinned_hash[0] == ck.id else ""
-        base = GenerationRequest(family=ck.family, checkpoint=ck.id, checkpoint_hash=pinned,
-                                 prompt=self.prompt_panel.text(), negative_prompt=self.prompt_panel.negative_text())
-        req = self.controls.fill(base)
-        seed, redraws = self._redraws
-        return req.with_(redraws=redraws) if redraws and req.seed == seed and req.family == "autoregressive" else req
+        base = GenerationRequest(family=ck.family, checkpoint=ck.id, prompt=self.prompt_panel.text(),
+                                 negative_prompt=self.prompt_panel.negative_text())
+        return self.session.complete(self.controls.fill(base))
 
     def generate(self) -> str | None:
-        if self.model_panel.current() is None:
-            self.notify("No checkpoint is selected: pick one in the Model panel.", error=True)
-            return None
-        self.controls.next_seed()
+        if self.model_panel.current() is not None:
+            self.controls.next_seed()
         req = self.current_request()
-        try:
-            job_id = self.controller.submit(req)
-        except StudioError as e:
-            self.notify(str(e), error=True)
-            return None
-        if self.prompt_panel.isEnabled():  # a prompt the model reads: its phrases become recent ones
+        job_id = self.session.submit(req)
+        if job_id is not None and self.prompt_panel.isEnabled():  # a prompt the model reads: its phrases recur
             self.phrases.record_prompt(req.prompt)
         return job_id
 
     def set_input_image(self, path: str) -> bool:
-        """Image-to-image: the dropped file (or gallery item) becomes the input of the next Generate."""
-        from ..core.images import load_for_model
-        from ..store.inputs import store_input
-
-        ck, info = self.model_panel.current(), self.model_panel.family_info()
-        if not info.img2img:
-            self.notify(info.no_img2img, error=True)
-            return False
-        if ck is None:
-            self.notify("No checkpoint is selected: pick one in the Model panel.", error=True)
-            return False
-        size, channels = ck.image_format
-        try:
-            image, note = load_for_model(path, size, channels)
-            h = store_input(image)
-        except StudioError as e:
-            self.notify(str(e), error=True)
-            return False
-        self.controls.set_init_image(h, image)
-        self.notify(f"Input image {Path(path).name} ({note}): Generate now starts from it at strength "
-                    f"{self.controls.strength.value():g}.")
-        return True
+        """Image-to-image: the dropped file (or gallery item) becomes the input of the next Generate,
+        once the session has fitted it to the model (off the GUI thread)."""
+        ck = self.model_panel.current()
+        return self.session.set_input_image(path, ck.id if ck else None, self.model_panel.family_info())
 
     def submit_prompts(self, prompts: list[str]) -> list[str]:
         """Generate each prompt with the current settings and the current seed (not a new one)."""
-        base = self.current_request()
-        if base is None:
-            self.notify("No checkpoint is selected: pick one in the Model panel.", error=True)
-            return []
-        try:
-            return [self.controller.submit(base.with_(prompt=p)) for p in prompts]
-        except StudioError as e:
-            self.notify(str(e), error=True)
-            return []
+        return self.session.submit_prompts(self.current_request(), prompts)
 
     def sweep(self, prompts: list[str]) -> None:
         """Blend sweep: one image per mix, all with the same seed, collected for the GIF in order."""
-        ids = self.submit_prompts(prompts)
+        ids = self.session.sweep(self.current_request(), prompts)
         if ids:
-            self._sweep = {"ids": ids, "images": {}}
             self.blend.sweep_started(len(ids))
 
-    def _collect_sweep(self, job_id: str, result: JobResult) -> None:
-        sw = self._sweep
-        if sw is None or job_id not in sw["ids"]:
-            return
-        sw["images"][job_id] = result.images
-        self.blend.sweep_progress(len(sw["images"]), len(sw["ids"]))
-        if len(sw["images"]) == len(sw["ids"]):
-            images = [sw["images"][i] for i in sw["ids"]]
-            self._sweep = None
-            self.blend.sweep_finished(images)
-            self.preview.finish(images)  # Export GIF in the preview plays the sweep too
-
     def redraw_after(self, index: int, row: int, col: int) -> str | None:
-        """Autoregressive: draw the last result again from the clicked pixel on, with a new seed for
-        that part; everything before it stays as it is."""
-        result = self.last_result
-        if result is None or result.request.family != "autoregressive" or self.controller.busy:
-            return None
-        req = result.request
-        seed = random.randint(0, 2**31 - 1)
-        self.notify(f"Redrawing everything after pixel ({col}, {row}) of image {index + 1} with seed {seed}.")
-        try:
-            return self.controller.submit(req.redrawn_from(row * req.width + col, seed))
-        except StudioError as e:
-            self.notify(str(e), error=True)
-            return None
+        """A click on the last result: draw everything after that pixel again (families that can)."""
+        return self.session.redraw_after(index, row, col)
 
     def apply_request(self, req: GenerationRequest) -> None:
         """Put saved settings back into the panels; the seed is locked so Generate reproduces them."""
@@ -271,8 +209,7 @@ class MainWindow(QMainWindow):
         self.controls.seed_lock.setChecked(True)
         if req.latent:
             self.latent.set_latent(np.asarray(req.latent, np.float32))
-        self._redraws = (req.seed, req.redraws)
-        self._pinned_hash = (req.checkpoint, req.checkpoint_hash) if req.checkpoint_hash else None
+        self.session.restore(req)
 
     def use_item_settings(self, item: GalleryItem) -> None:
         self.apply_request(item.request)
@@ -299,12 +236,12 @@ class MainWindow(QMainWindow):
         if path:
             self.load_png(path)
 
-    # --- controller events ----------------------------------------------------------------------------
+    # --- what the panels and workers report -------------------------------------------------------------
     def _family_changed(self, info: FamilyInfo) -> None:
         self.controls.set_family(info)
         self.preview.show_noisy.setVisible("steps" in info.controls)  # x_t exists only while denoising
         self.prompt_panel.setEnabled("prompt" in info.controls)
-        has_latent = "latent" in info.controls
+        has_latent = info.can("decode")
         for title in self.LATENT_DOCKS:
             self.docks[title].setVisible(has_latent)
         if has_latent:
@@ -315,8 +252,59 @@ class MainWindow(QMainWindow):
                 QTimer.singleShot(0, lambda: self.resizeDocks(left, [200, 110, 90, 520], Qt.Orientation.Vertical))
 
     def _checkpoint_changed(self, ck) -> None:
-        has_latent = ck is not None and "latent" in CATALOG[ck.family].controls
-        self.latent.load(ck.id if has_latent else None)
+        self.latent.load(ck.id if ck is not None and self.model_panel.family_info().can("decode") else None)
+
+    def _want_noisy(self, on: bool) -> None:
+        self.controller.want_noisy = on
+
+    def _on_job(self, ev: JobEvent) -> None:
+        """A generation job's events, presented: the preview follows the job it shows."""
+        if ev.message and ev.kind not in ("error", "queued"):
+            self.status_label.setText(ev.message)
+        if ev.kind == "loading":
+            self._shown_job = ev.job
+            self.preview.start(0, status="loading…")
+        elif ev.kind == "started":
+            self._shown_job = ev.job
+            req: GenerationRequest = ev.result
+            info = CATALOG.get(req.family)
+            unit = info.unit if info is not None else ""
+            # Denoising counts its steps up front; other units are learnt from the first frame.
+            self.preview.start(req.steps if unit == "step" else 0, unit or "step", "")
+        elif ev.kind in ("note", "queued") and ev.message:
+            self.notify(ev.message)
+        elif ev.kind == "frame" and ev.job == self._shown_job:
+            self.preview.show_frame(ev.frame, ev.rate)
+        elif ev.kind == "result":
+            self._finished(ev.result)
+        elif ev.kind == "cancelled" and ev.job == self._shown_job:
+            self.preview.stopped("cancelled")
+            self.status_label.setText("Cancelled.")
+        elif ev.kind == "error":
+            if ev.job == self._shown_job:
+                self.preview.stopped("failed")
+                self.status_label.setText(ev.message)
+            self.notify(ev.message, error=True)
+
+    def _finished(self, result: JobResult) -> None:
+        req = result.request
+        info = CATALOG.get(req.family)
+        if req.latent:
+            self.latent.set_latent(np.asarray(req.latent, np.float32))
+        elif info is not None and info.can("decode"):
+            self.latent.follow_seed(req.seed, req.truncation)  # the sliders show the first image's vector
+        self.preview.finish(result.frames)
+        self.preview.set_clickable(self.session.redraw_hint())
+
+    def _sweep_finished(self, images: list[np.ndarray]) -> None:
+        self.blend.sweep_finished(images)
+        self.preview.finish(images)  # Export GIF in the preview plays the sweep too
+
+    def _input_changed(self, value: InputImage | None) -> None:
+        self.controls.set_init_image(value.hash if value else "", value.image if value else None)
+        if value is not None and value.name:
+            self.notify(f"Input image {value.name} ({value.note}): Generate now starts from it at strength "
+                        f"{self.controls.strength.value():g}.")
 
     def _start_training(self, family: str, dataset: str, out: str, steps: int, options: dict, train: dict) -> None:
         try:
@@ -325,6 +313,15 @@ class MainWindow(QMainWindow):
             self.notify(str(e), error=True)
             return
         self.notify(f"Training a {family} on {dataset} for {steps} steps into {out}.")
+
+    def _on_training(self, ev: JobEvent) -> None:
+        if ev.kind == "progress":
+            self.training_panel.show_event(ev.result)
+        elif ev.kind == "result":
+            self._trained(ev.result)
+        elif ev.kind in ("error", "cancelled") and ev.message:
+            self.training_panel.status.setText(ev.message)
+            self.notify(ev.message, error=True)
 
     def _trained(self, path: str) -> None:
         current = self.model_panel.current()
@@ -345,28 +342,7 @@ class MainWindow(QMainWindow):
         self.preview.speed_label.setText("")
 
     def _keep(self, request: GenerationRequest, images: np.ndarray) -> None:
-        item = self.store.add(images[0], request, 0)
-        self.gallery.refresh()
-        self.notify(f"Kept as gallery item {item.id}, with its latent vector.")
-
-    def _finished(self, job_id: str, result: JobResult) -> None:
-        self.last_result = result
-        req = result.request
-        if not req.latent and req.family in CATALOG and "latent" in CATALOG[req.family].controls:
-            self.latent.follow_seed(req.seed, req.truncation)  # the sliders show the first image's vector
-        elif req.latent:
-            self.latent.set_latent(np.asarray(req.latent, np.float32))
-        self.preview.finish(result.frames)
-        self._collect_sweep(job_id, result)
-        self.preview.set_clickable("Click a pixel to draw everything after it again (a new seed from there on)"
-                                   if req.family == "autoregressive" else "")
-        for i, image in enumerate(result.images):
-            self.store.add(image, result.request, i)
-        self.gallery.refresh()
-
-    def _failed(self, _job_id: str, message: str) -> None:
-        self.preview.stopped("failed")
-        self.notify(message, error=True)
+        self.session.keep(request, images, "Kept as gallery item {ids}, with its latent vector.")
 
     # --- drag and drop --------------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802
@@ -393,6 +369,7 @@ class MainWindow(QMainWindow):
                 self.model_panel.select(req.family, req.checkpoint)
                 self.prompt_panel.set_text(req.prompt, req.negative_prompt)
                 self.controls.apply(req)
+                self.session.show_input(req.init_image)  # the last input image, read off the GUI thread
             except (StudioError, ValueError, TypeError):
                 pass  # stale settings from an older version: keep the defaults
         self._family_changed(self.model_panel.family_info())  # a restored layout must not show stale docks
@@ -423,8 +400,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.save_settings()
-        self.controller.cancel()
+        self.session.shutdown()  # stops generating; the gallery writes asked for are finished first
         self.latent.shutdown()
         self.training.stop()
-        self.training.wait()
+        self.training.wait()  # a stopped run saves its resumable state
+        self.training.shutdown()
         super().closeEvent(event)

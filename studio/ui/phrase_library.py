@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.prompt.phrases import PhraseStore, split_phrases, vocabulary
+from ..core.prompt.phrases import split_phrases, vocabulary
+from ..store.phrases import PhraseStore
 
 FAVOURITES, RECENT = "★ Favourites", "Recent"
 _PHRASE = Qt.ItemDataRole.UserRole  # an item's phrase; sections have none

@@ -101,12 +101,13 @@ class PreviewPanel(QWidget):
         self._shown_shape = images.shape[:3]
         self.canvas.set_image(batch_qimage(images))
 
-    def start(self, total: int) -> None:
-        """A new job; ``total`` steps if the family counts steps up front (0: learnt from its first frame)."""
+    def start(self, total: int, unit: str = "step", status: str = "") -> None:
+        """A new job; ``total`` of ``unit`` if the family counts them up front (0: learnt from its first
+        frame). ``status``: what the speed label says until the first frame."""
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(0)
-        self.step_label.setText(f"step 0/{total}" if total else "starting…")
-        self.speed_label.setText("loading…")
+        self.step_label.setText(f"{unit} 0/{total}" if total else "starting…")
+        self.speed_label.setText(status)
         self.gif_button.setEnabled(False)
         self.frames_painted = 0
 

@@ -74,7 +74,7 @@ class _Change(QUndoCommand):
         return self.TYPING_ID if self.typing else -1
 
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 (Qt naming)
-        a, b = self.typing, getattr(other, "typing", None)
+        a, b = self.typing, other.typing if isinstance(other, type(self)) else None
         if a is None or b is None or other.before.text != self.after.text or a.kind != b.kind:
             return False
         if a.kind == "ins":

@@ -18,21 +18,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.training.recipes import Recipe, studio_recipes
 from ..store.paths import user_data_dir
 from .canvas import ImageCanvas
 from .latent_map import CLASS_COLOURS
 from .qimage import batch_qimage
 
-# What the panel can train: label -> (family, dataset, the task's options, the trainer's settings),
-# the settings the shipped checkpoints were trained with.
-RECIPES: dict[str, tuple[str, str, dict, dict]] = {
-    "GAN on Faces": ("gan", "faces", {"width": 32, "batch_size": 64, "lr": 2e-4},
-                     {"batch_size": 64, "lr": 2e-4, "precision": "fp32"}),
-    "GAN on Fashion-MNIST": ("gan", "fashion-mnist", {"width": 32, "batch_size": 64, "lr": 2e-4},
-                             {"batch_size": 64, "lr": 2e-4, "precision": "fp32"}),
-    "VAE (2-D latent) on Fashion-MNIST": ("vae", "fashion-mnist", {"latent_dim": 2},
-                                          {"lr": 1e-3, "precision": "fp32"}),
-}
 PLOTTED = ("loss", "d_loss", "g_loss", "d_real", "d_fake", "nelbo", "kl", "recon")
 
 
@@ -42,8 +33,11 @@ class TrainingPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # What the panel can train: the recipes marked for the studio, with the settings the shipped
+        # checkpoints were trained with (studio.core.training.recipes).
+        self.recipes: dict[str, Recipe] = {r.label: r for r in studio_recipes()}
         self.recipe = QComboBox()
-        self.recipe.addItems(list(RECIPES))
+        self.recipe.addItems(list(self.recipes))
         self.steps = QSpinBox(minimum=10, maximum=200_000, value=3000, singleStep=500)
         self.name = QLineEdit("my-model")
         self.name.setToolTip("Saved as <user data>/checkpoints/NAME.safetensors, where the Model panel finds it")
@@ -78,23 +72,38 @@ class TrainingPanel(QWidget):
         layout.addLayout(views, 1)
         layout.addWidget(self.status)
         self.start_button.clicked.connect(self._start)
+        self.recipe.currentTextChanged.connect(self._recipe_changed)
+        self._recipe_changed()
         self.stop_button.clicked.connect(self.stopRequested)
 
     def out_path(self) -> str:
         name = "".join(c for c in self.name.text().strip() if c.isalnum() or c in "-_") or "my-model"
         return str(user_data_dir() / "checkpoints" / f"{name}.safetensors")
 
+    def current_recipe(self) -> Recipe | None:
+        return self.recipes.get(self.recipe.currentText())
+
+    def _recipe_changed(self) -> None:
+        r = self.current_recipe()
+        if r is not None:
+            self.steps.setValue(r.steps)  # as the shipped model was trained; shorten it at will
+            self.recipe.setToolTip(f"{r.name}: {r.steps} steps, batch {r.batch_size}, learning rate {r.lr:g}, "
+                                   f"{r.precision}")
+
     def _start(self) -> None:
-        family, dataset, options, train = RECIPES[self.recipe.currentText()]
+        r = self.current_recipe()
+        if r is None:
+            return
         steps = self.steps.value()
-        train = {**train, "log_every": max(1, steps // 300), "sample_every": max(10, steps // 10),
-                 "checkpoint_every": max(50, steps // 5), "warmup": min(200, steps // 10)}
+        train = {**r.trainer_settings(), "log_every": max(1, steps // 300), "sample_every": max(10, steps // 10),
+                 "checkpoint_every": max(50, steps // 5), "warmup": min(r.warmup, steps // 10)}
         for curve in self.curves.values():
             self.plot.removeItem(curve)
         self.plot.getPlotItem().legend.clear()
         self.curves, self.series = {}, {}
         self.samples.set_image(None)
-        self.startRequested.emit(family, dataset, self.out_path(), steps, {**options, **self.extra_options}, train)
+        self.startRequested.emit(r.family, r.dataset, self.out_path(), steps, {**r.task_options(), **self.extra_options},
+                                 train)
 
     def set_busy(self, busy: bool) -> None:
         self.start_button.setEnabled(not busy)

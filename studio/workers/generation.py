@@ -1,31 +1,38 @@
-"""GenerationController: one job at a time on a worker thread, the rest in a persistent queue.
+"""GenerationController: one generation job at a time on the model thread, the rest in a persistent queue.
 
-A job is the family's ``sample(request)`` generator run by superqt's GeneratorWorker: every yield
-becomes a ``yielded`` signal on the GUI thread, and ``quit()`` takes effect at the next yield, so
-cancelling stops within one denoising step. The GUI thread never runs model code: checkpoints,
-torch and the text encoder are all loaded inside the worker.
+A job is a plain generator run by a JobRunner: it loads the model (cached), resolves the request
+(validated, hash and size filled in, undeclared capabilities refused), then runs the family's
+``sample`` one step per yield, so cancelling stops within a step. Its JobEvents, in order:
+"loading" (only when the model is not loaded yet), "started" (the resolved request), "note" (the
+checkpoint changed since the request's hash was saved), "frame"s, "result" (a JobResult), then the end.
+A request submitted while busy waits in the queue; it is resolved between the running job's steps, so
+what the queue keeps is the resolved request ("queued" event). The GUI thread never runs model code.
 """
 from __future__ import annotations
 
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
-from PySide6.QtCore import QObject, QThreadPool, Signal
-from superqt.utils import GeneratorWorker, create_worker
+from PySide6.QtCore import QObject, Signal
 
 from ..core.errors import StudioError
+from ..core.events import JobEvent
 from ..core.request import GenerationRequest
 from ..store.jobqueue import JobQueue
+from .runner import Job, JobRunner, Work
+
+JOB, URGENT = 10, 0  # runner priorities: resolving, preloading and input images run between a job's steps
 
 
 @dataclass
 class JobResult:
     job_id: str
-    request: GenerationRequest
+    request: GenerationRequest  # resolved: checkpoint hash and image size filled in
     images: np.ndarray  # (B, H, W, C) uint8
     frames: list[np.ndarray] = field(default_factory=list)  # previews of every step, for GIFs
     seconds: float = 0.0
@@ -33,29 +40,29 @@ class JobResult:
 
 def _default_loader(checkpoint: str):
     from ..core.device import pick_device
-    from ..core.families import load_model
+    from ..store.registry import load_model
 
     return load_model(checkpoint, pick_device())
 
 
+def changed_note(asked: GenerationRequest, resolved: GenerationRequest) -> str:
+    """Saved settings name the checkpoint's hash: say so when the file has changed since."""
+    if asked.checkpoint_hash and asked.checkpoint_hash != resolved.checkpoint_hash:
+        return (f"Note: {asked.checkpoint} has changed since these settings were saved (hash "
+                f"{asked.checkpoint_hash} -> {resolved.checkpoint_hash}); the image may differ.")
+    return ""
+
+
 class GenerationController(QObject):
-    jobStarted = Signal(str, object)  # job id, GenerationRequest
-    frameReady = Signal(str, object, float)  # job id, Frame, steps per second
-    jobFinished = Signal(str, object)  # job id, JobResult
-    jobCancelled = Signal(str)
-    jobFailed = Signal(str, str)  # job id, message
+    event = Signal(object)  # JobEvent of a generation job (ids returned by submit, or the queue's)
     queueChanged = Signal()
     busyChanged = Signal(bool)
-    status = Signal(str)
 
-    def __init__(self, queue: JobQueue | None = None,
-                 loader: Callable[[str], object] = _default_loader, parent: QObject | None = None) -> None:
+    def __init__(self, queue: JobQueue | None = None, loader: Callable[[str], object] = _default_loader,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
-        # All model work runs on one long-lived pool thread: torch keeps an OpenMP thread team per
-        # calling thread, and two teams spinning on the same cores can halve the sampling speed.
-        pool = QThreadPool.globalInstance()
-        pool.setMaxThreadCount(1)
-        pool.setExpiryTimeout(-1)
+        self.runner = JobRunner("model-worker", self)
+        self.runner.event.connect(self._route)
         self.queue = queue if queue is not None else JobQueue(None)
         self.queue_paused = len(self.queue) > 0  # jobs restored from a previous run wait for the user
         self.want_noisy = False
@@ -66,20 +73,30 @@ class GenerationController(QObject):
         self._loader = loader
         self._models: dict[str, object] = {}
         self._models_lock = threading.Lock()
-        self._worker: GeneratorWorker | None = None
-        self._job: dict | None = None
+        self._current: str | None = None
+        self._aux: dict[str, Callable[[JobEvent], None]] = {}  # helper job id -> its handler
+        self._closed = False
 
-    # --- public API ----------------------------------------------------------------------------
+    # --- public API (GUI thread) ----------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self._worker is not None
+        return self._current is not None
+
+    @property
+    def current(self) -> str | None:
+        """The id of the running generation job."""
+        return self._current
 
     def submit(self, request: GenerationRequest) -> str:
-        """Run now if idle, else append to the queue. Raises RequestError for invalid values."""
+        """Run now if idle, else queue it (resolved as soon as the model thread has a moment).
+        Raises RequestError for invalid values; what the model cannot do arrives as an "error" event."""
+        if self._closed:
+            raise StudioError("The studio is closing; nothing more is generated.")
         request = request.validated()
         if self.busy or self.queue_paused:
             job_id = self.queue.push(request)
             self.queueChanged.emit()
+            self.post(partial(self._resolve_queued, job_id=job_id, request=request), self._queued_end(job_id))
             return job_id
         job_id = uuid.uuid4().hex
         self._start(job_id, request)
@@ -87,10 +104,8 @@ class GenerationController(QObject):
 
     def cancel(self) -> None:
         """Stop the running job at its next step; queued jobs stay queued."""
-        if self._job is not None:
-            self._job["cancel"].set()  # seen by the sampling loop after the current step
-        if self._worker is not None:
-            self._worker.quit()
+        if self._current is not None:
+            self.runner.cancel(self._current)
 
     def resume_queue(self) -> None:
         self.queue_paused = False
@@ -101,105 +116,129 @@ class GenerationController(QObject):
         self.queue_paused = True
         self.queueChanged.emit()
 
-    def preload(self, checkpoint: str) -> None:
-        """Warm the model and text encoder in the background so the first Generate is quick."""
-        def work():
-            model = self._model(checkpoint)
-            encoder = getattr(model, "encoder", None)
+    def preload(self, checkpoint: str) -> str:
+        """Warm the model and its prompt encoder in the background so the first Generate is quick."""
+        def work(job: Job) -> Iterator[JobEvent | None]:
+            encoder = self.model(checkpoint).encoder
             if encoder is not None:
                 encoder.encode(["warm up"])
+            yield None
 
-        w = create_worker(work, _start_thread=False, _ignore_errors=True)
-        w.errored.connect(lambda e: self.status.emit(str(e)))
-        w.start()
+        def ended(ev: JobEvent) -> None:
+            if ev.kind == "error":
+                self.event.emit(JobEvent("note", ev.job, message=ev.message))
+        return self.post(work, ended)
 
-    # --- internals ---------------------------------------------------------------------------------
-    def _model(self, checkpoint: str):
+    def post(self, work: Work, on_event: Callable[[JobEvent], None]) -> str:
+        """Run a helper job on the model thread, between the steps of a running job; its events go to
+        ``on_event`` (GUI thread), not to ``event``. Its work may call ``model(checkpoint)``."""
+        job_id = uuid.uuid4().hex
+        self._aux[job_id] = on_event
+        return self.runner.post(work, job_id=job_id, priority=URGENT)
+
+    def model(self, checkpoint: str):
+        """The loaded model (a Family) for ``checkpoint``, loading it on first use. Model thread only."""
         with self._models_lock:
             if checkpoint not in self._models:
                 self._models[checkpoint] = self._loader(checkpoint)
             return self._models[checkpoint]
 
-    def _run(self, request: GenerationRequest, want_noisy: bool, job: dict):
-        """Runs on the worker thread. Every step is checked for cancellation, but only frames the
-        screen can show are sent to the GUI thread (each crossing costs both threads the GIL)."""
-        model = self._model(request.checkpoint)
-        yield ("loaded", model.checkpoint.sha256, model.image_size)
-        last_sent = 0.0
-        for frame in model.sample(request, want_noisy=want_noisy):
-            if job["cancel"].is_set():
-                return
-            if self.keep_frames:
-                job["frames"].append(frame.shown())  # read by the GUI thread only after the job ends
+    def is_loaded(self, checkpoint: str) -> bool:
+        with self._models_lock:
+            return checkpoint in self._models
+
+    def shutdown(self) -> None:
+        """Stop the running job and the model thread; nothing starts after this."""
+        self._closed = True
+        self.runner.shutdown()
+        if self._current is not None:
+            self._current = None
+            self.busyChanged.emit(False)
+
+    # --- the model thread ---------------------------------------------------------------------------
+    def _load(self, job: Job, checkpoint: str) -> Iterator[JobEvent]:
+        if not self.is_loaded(checkpoint):
+            yield job.event("loading", message="Loading model…")
+        return self.model(checkpoint)
+
+    def _generate(self, job: Job, request: GenerationRequest, want_noisy: bool, keep_frames: bool,
+                  interval: float) -> Iterator[JobEvent | None]:
+        """Every step is checked for cancellation, but only frames the screen can show are sent to the
+        GUI thread (each crossing costs both threads the GIL)."""
+        from ..store.inputs import load_input  # the caller gives the family pixels, not a hash
+
+        model = yield from self._load(job, request.checkpoint)
+        resolved = model.resolve(request)
+        yield job.event("started", result=resolved, message="Generating…")
+        if note := changed_note(request, resolved):
+            yield job.event("note", message=note)
+        init = load_input(resolved.init_image) if resolved.init_image else None
+        frames: list[np.ndarray] = []
+        last, last_sent, t0 = None, 0.0, time.perf_counter()
+        for frame in model.sample(resolved, init=init, want_noisy=want_noisy):
+            last = frame
+            if keep_frames:
+                frames.append(frame.shown())
             now = time.perf_counter()
-            if frame.final or now - last_sent >= self.preview_interval:
+            if frame.final or now - last_sent >= interval:
                 last_sent = now
-                yield frame
+                rate = frame.step / (now - t0) if now > t0 else 0.0
+                yield job.event("frame", step=frame.step, total=frame.total, frame=frame, rate=rate)
+            else:
+                yield None  # a step not shown: still a point to cancel at
+        if last is None or not last.final:
+            raise RuntimeError("the sampler stopped before its final step")
+        seconds = time.perf_counter() - t0
+        yield job.event("result", result=JobResult(job.id, resolved, last.preview, frames, seconds),
+                        message=f"Done in {seconds:.1f} s.")
+
+    def _resolve_queued(self, job: Job, job_id: str, request: GenerationRequest) -> Iterator[JobEvent | None]:
+        """Resolve a waiting job in place, so the saved queue holds the complete request."""
+        model = self.model(request.checkpoint)
+        resolved = model.resolve(request)
+        try:
+            self.queue.update(job_id, resolved)
+        except KeyError:
+            return  # started, removed or taken out for editing meanwhile: nothing to update
+        yield JobEvent("queued", job_id, result=resolved, message=changed_note(request, resolved))
+
+    # --- GUI thread ---------------------------------------------------------------------------------
+    def _queued_end(self, job_id: str) -> Callable[[JobEvent], None]:
+        def ended(ev: JobEvent) -> None:
+            if ev.kind != "error":
+                return
+            try:  # a request the model refuses leaves the queue with its message
+                self.queue.remove(job_id)
+            except KeyError:
+                return  # already started: its own run reports the same error
+            self.queueChanged.emit()
+            self.event.emit(JobEvent("error", job_id, message=ev.message))
+        return ended
+
+    def _route(self, ev: JobEvent) -> None:
+        handler = self._aux.get(ev.job)
+        if handler is not None:
+            if ev.ends:
+                del self._aux[ev.job]
+            handler(ev)
+            return
+        if ev.kind == "queued":
+            self.queueChanged.emit()
+        self.event.emit(ev)
+        if ev.ends and ev.job == self._current:
+            self._current = None
+            self.busyChanged.emit(False)
+            self._next()
 
     def _start(self, job_id: str, request: GenerationRequest) -> None:
-        self._job = job = {"id": job_id, "request": request, "frames": [], "t0": time.perf_counter(),
-                           "t_first": None, "last": None, "error": None, "aborted": False,
-                           "cancel": threading.Event()}
-        worker = create_worker(self._run, request, self.want_noisy, job, _start_thread=False,
-                               _ignore_errors=True)  # errors are reported through jobFailed
-        worker.yielded.connect(self._on_yield)
-        worker.errored.connect(self._on_error)
-        worker.aborted.connect(self._on_aborted)
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
+        self._current = job_id
         self.busyChanged.emit(True)
-        self.jobStarted.emit(job_id, request)
-        self.status.emit("Loading model…" if request.checkpoint not in self._models else "Generating…")
-        worker.start()
-
-    def _on_yield(self, item) -> None:
-        job = self._job
-        if job is None:
-            return
-        if isinstance(item, tuple) and item and item[0] == "loaded":
-            _, sha, (w, h) = item
-            self.status.emit("Generating…")
-            req = job["request"]
-            if req.checkpoint_hash and req.checkpoint_hash != sha:
-                self.status.emit(f"Note: {req.checkpoint} has changed since these settings were saved "
-                                 f"(hash {req.checkpoint_hash} -> {sha}); the image may differ.")
-            job["request"] = req.with_(checkpoint_hash=sha, width=w, height=h)
-            job["t_first"] = time.perf_counter()
-            return
-        frame = item
-        job["last"] = frame
-        elapsed = time.perf_counter() - (job["t_first"] or job["t0"])
-        rate = frame.step / elapsed if elapsed > 0 else 0.0
-        self.frameReady.emit(job["id"], frame, rate)
-
-    def _on_error(self, exc: BaseException) -> None:
-        if self._job is not None:
-            self._job["error"] = str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}"
-
-    def _on_aborted(self) -> None:
-        if self._job is not None:
-            self._job["aborted"] = True
-
-    def _on_finished(self) -> None:
-        job, self._job, self._worker = self._job, None, None
-        if job is not None:
-            last = job["last"]
-            if job["error"]:
-                self.jobFailed.emit(job["id"], job["error"])
-                self.status.emit(job["error"])
-            elif job["aborted"] or last is None or not last.final:
-                self.jobCancelled.emit(job["id"])
-                self.status.emit("Cancelled.")
-            else:
-                seconds = time.perf_counter() - (job["t_first"] or job["t0"])
-                result = JobResult(job["id"], job["request"], last.preview, job["frames"], seconds)
-                self.jobFinished.emit(job["id"], result)
-                self.status.emit(f"Done in {seconds:.1f} s.")
-        self.busyChanged.emit(False)
-        self._next()
+        work = partial(self._generate, request=request, want_noisy=self.want_noisy, keep_frames=self.keep_frames,
+                       interval=self.preview_interval)
+        self.runner.post(work, job_id=job_id, priority=JOB)
 
     def _next(self) -> None:
-        if self.busy or self.queue_paused:
+        if self.busy or self.queue_paused or self._closed:
             return
         item = self.queue.pop()
         if item is not None:

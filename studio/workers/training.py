@@ -1,84 +1,77 @@
-"""TrainingController: runs the shared Trainer on its own thread and re-emits its TrainEvents on the
-GUI thread, so the studio can plot losses and show sample grids while a model trains. Stopping
-takes effect at the next logged step and leaves a resumable state beside the output."""
+"""TrainingController: runs the shared Trainer as a job on its own JobRunner thread, so the studio can
+plot losses and show sample grids while a model trains (and generate meanwhile). Its JobEvents:
+"started" (total steps), "progress" (result: the Trainer's TrainEvent), "result" (result: the trained
+checkpoint's path), then the end. Stopping takes effect at the next logged step and leaves a resumable
+state beside the output: the job ends "cancelled" with a message that says where it is."""
 from __future__ import annotations
 
-import threading
+from collections.abc import Iterator
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
 from ..core.errors import StudioError
+from ..core.events import JobEvent
+from .runner import Job, JobCancelled, JobRunner
 
 
-class _Run(QThread):
-    event = Signal(object)  # TrainEvent
-    failed = Signal(str)
+def train(job: Job, family: str, dataset: str, out: str, steps: int, options: dict, train: dict
+          ) -> Iterator[JobEvent]:
+    from ..core.families import get_family
+    from ..core.training.trainer import TrainConfig, Trainer
 
-    def __init__(self, family: str, dataset: str, out: str, steps: int, options: dict, train: dict) -> None:
-        super().__init__()
-        self.args = (family, dataset, out, steps, options, train)
-        self.stop_requested = threading.Event()
-
-    def run(self) -> None:  # on the training thread
-        try:
-            from ..core.families import get_family
-            from ..core.training.trainer import TrainConfig, Trainer
-
-            family, dataset, out, steps, options, train = self.args
-            task = get_family(family).train_task(dataset, **options)
-            cfg = TrainConfig(steps=steps, **train)
-            trainer = Trainer(task, cfg, out)
-            for ev in trainer.run():
-                self.event.emit(ev)
-                if self.stop_requested.is_set():
-                    path = trainer.save_state()
-                    self.failed.emit(f"Training stopped at step {trainer.step}; the resumable state is {path}.")
-                    return
-        except StudioError as e:
-            self.failed.emit(str(e))
-        except Exception as e:  # noqa: BLE001 - shown to the user, never lost in a thread
-            self.failed.emit(f"{type(e).__name__}: {e}")
+    task = get_family(family).train_task(dataset, **options)
+    trainer = Trainer(task, TrainConfig(steps=steps, **train), out)
+    try:
+        yield job.event("started", total=steps)
+        for ev in trainer.run():
+            yield job.event("progress", step=ev.step, total=ev.total, result=ev)
+            if ev.kind == "done":
+                yield job.event("result", result=ev.path)
+    except JobCancelled:
+        path = trainer.save_state()
+        yield job.event("cancelled", message=f"Training stopped at step {trainer.step}; the resumable state is {path}.")
 
 
 class TrainingController(QObject):
-    event = Signal(object)  # TrainEvent, on the GUI thread
-    finished = Signal(str)  # path of the trained checkpoint
-    failed = Signal(str)
+    event = Signal(object)  # JobEvent of the training job, on the GUI thread
     busyChanged = Signal(bool)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._run: _Run | None = None
+        self.runner = JobRunner("training-worker", self)
+        self.runner.event.connect(self._route)
+        self._job: str | None = None
 
     @property
     def busy(self) -> bool:
-        return self._run is not None
+        return self._job is not None
 
     def start(self, family: str, dataset: str, out: str, steps: int, options: dict | None = None,
-              train: dict | None = None) -> None:
+              train_settings: dict | None = None) -> str:
         if self.busy:
             raise StudioError("A training run is already going; stop it first.")
-        run = _Run(family, dataset, out, steps, options or {}, train or {})
-        run.event.connect(self._on_event)
-        run.failed.connect(self.failed)
-        run.finished.connect(self._on_finished)
-        self._run = run
+        args = (family, dataset, out, steps, options or {}, train_settings or {})
+        self._job = self.runner.post(lambda job: train(job, *args))
         self.busyChanged.emit(True)
-        run.start()
+        return self._job
 
     def stop(self) -> None:
-        if self._run is not None:
-            self._run.stop_requested.set()
+        if self._job is not None:
+            self.runner.cancel(self._job)
 
     def wait(self, ms: int = 10_000) -> None:
-        if self._run is not None:
-            self._run.wait(ms)
+        """Block until the run has ended (closing the window lets a stopped run save its state)."""
+        self.runner.wait_idle(ms / 1000)
 
-    def _on_event(self, ev) -> None:
+    def shutdown(self) -> None:
+        self.stop()
+        self.runner.shutdown()
+        if self._job is not None:
+            self._job = None
+            self.busyChanged.emit(False)
+
+    def _route(self, ev: JobEvent) -> None:
         self.event.emit(ev)
-        if ev.kind == "done":
-            self.finished.emit(ev.path)
-
-    def _on_finished(self) -> None:
-        self._run = None
-        self.busyChanged.emit(False)
+        if ev.ends and ev.job == self._job:
+            self._job = None
+            self.busyChanged.emit(False)

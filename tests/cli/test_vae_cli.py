@@ -39,7 +39,7 @@ def test_a_wrong_latent_or_option_is_a_message_not_a_traceback(tiny_vae, tmp_pat
     assert "latent value" in capsys.readouterr().err
     assert not (tmp_path / "z.png").exists()
     assert main(["train", "vae", "--latent-dim", "0", "--out", str(tmp_path / "v.safetensors"), "--quiet"]) == 2
-    assert "--latent-dim must be at least 1" in capsys.readouterr().err
+    assert "latent size must be at least 1" in capsys.readouterr().err
 
 
 def test_num_3_writes_the_images_of_seeds_s_to_s_plus_2(tiny_vae, tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from studio.core.prompt import phrases as ph
-from studio.core.prompt.phrases import PhraseStore
+from studio.store.phrases import PhraseStore
 
 # --- core: parsing ----------------------------------------------------------------------------------------
 

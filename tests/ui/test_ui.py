@@ -9,7 +9,7 @@ from PySide6.QtGui import QDropEvent
 from studio.store.gallery import GalleryStore
 from studio.ui.app import build_window
 
-LONG = 120_000  # ms; the first job loads the sentence encoder
+from .jobs import LONG, frames_of, is_kind, run
 
 
 @pytest.fixture
@@ -31,14 +31,11 @@ def generate(qtbot, window, *, steps: int, prompt: str | None = None):
     if prompt is not None:
         window.prompt_panel.prompt.clear()
         qtbot.keyClicks(window.prompt_panel.prompt, prompt)
-    with qtbot.waitSignal(window.controller.jobFinished, timeout=LONG) as blocker:
-        qtbot.mouseClick(window.controls.generate_button, Qt.MouseButton.LeftButton)
-    return blocker.args[1]
+    return run(qtbot, window, lambda: qtbot.mouseClick(window.controls.generate_button, Qt.MouseButton.LeftButton))
 
 
 def test_generate_streams_frames_then_lists_the_result(qtbot, window, data_dir):
-    frames = []
-    window.controller.frameReady.connect(lambda _id, frame, _rate: frames.append(frame))
+    frames = frames_of(window)
     result = generate(qtbot, window, steps=8, prompt="a sneaker")
     assert [f.step for f in frames] == list(range(1, 9))
     assert frames[-1].final and not any(f.final for f in frames[:-1])
@@ -59,18 +56,20 @@ def test_cancel_mid_run_stops_and_the_next_job_runs(qtbot, window):
     generate(qtbot, window, steps=2)  # warm up: load the model
     seen = []
 
-    def on_frame(_id, frame, _rate):
-        seen.append(frame.step)
-        if frame.step == 3:
+    def on_frame(ev):
+        if ev.kind != "frame":
+            return
+        seen.append(ev.step)
+        if ev.step == 3:
             qtbot.keyClick(window, Qt.Key.Key_Escape)
 
-    window.controller.frameReady.connect(on_frame)
+    window.controller.event.connect(on_frame)
     window.controls.steps.setValue(1000)
-    with qtbot.waitSignal(window.controller.jobCancelled, timeout=LONG):
+    with qtbot.waitSignal(window.controller.event, check_params_cb=is_kind("cancelled"), timeout=LONG):
         window.generate()
     assert 3 <= max(seen) <= 5, "cancel takes effect within a step or two"
     assert not window.controller.busy and window.preview.step_label.text() == "cancelled"
-    window.controller.frameReady.disconnect(on_frame)
+    window.controller.event.disconnect(on_frame)
     result = generate(qtbot, window, steps=3)
     assert result.images.shape[0] == 1
 
@@ -91,8 +90,7 @@ def test_generate_while_busy_queues_and_the_queue_persists(qtbot, window, data_d
     assert len(window.controller.queue) == 0 and window.controls.steps.value() == 2
     window.generate()
     assert len(window.controller.queue) == 1
-    with qtbot.waitSignal(window.controller.jobFinished, timeout=LONG):
-        window.controller.cancel()  # the running job stops; the queued one then runs to the end
+    run(qtbot, window, window.controller.cancel)  # the running job stops; the queued one then runs to the end
     assert len(window.controller.queue) == 0
 
 
@@ -112,9 +110,7 @@ def test_dropping_a_result_restores_settings_and_reproduces_pixels(qtbot, window
     window.dropEvent(event)
     assert window.prompt_panel.text() == "a bag" and window.controls.steps.value() == 5
     assert window.controls.seed_lock.isChecked() and window.controls.guidance.value() == 4.5
-    with qtbot.waitSignal(window.controller.jobFinished, timeout=LONG) as blocker:
-        window.generate()
-    again = blocker.args[1]
+    again = run(qtbot, window, window.generate)
     assert again.request == first.request
     assert np.array_equal(again.images, first.images)
 
@@ -188,10 +184,9 @@ def test_gif_export_and_gallery_delete_restore_search(qtbot, window, tmp_path):
 
 def test_frames_are_throttled_to_the_screen_but_the_gif_keeps_every_step(qtbot, window):
     window.controller.preview_interval = 10.0  # far slower than the run: only the first and final frames
-    frames = []
-    window.controller.frameReady.connect(lambda _id, frame, _rate: frames.append(frame.step))
+    frames = frames_of(window)
     result = generate(qtbot, window, steps=12)
-    assert frames == [1, 12]
+    assert [f.step for f in frames] == [1, 12]
     assert len(result.frames) == 12 and np.array_equal(result.frames[-1], result.images)
 
 
@@ -203,9 +198,9 @@ def test_broken_checkpoints_get_messages_and_the_studio_goes_on(qtbot, window, t
     window.model_panel.rescan()
     assert "garbage.safetensors" in window.model_panel.problems.text()
     assert window.model_panel.select("diffusion", "halved")
-    with qtbot.waitSignal(window.controller.jobFailed, timeout=LONG) as blocker:
+    with qtbot.waitSignal(window.controller.event, check_params_cb=is_kind("error"), timeout=LONG) as blocker:
         window.generate()
-    assert "corrupt or truncated" in blocker.args[1] and "corrupt or truncated" in window.last_message
+    assert "corrupt or truncated" in blocker.args[0].message and "corrupt or truncated" in window.last_message
     assert window.preview.step_label.text() == "failed" and not window.controller.busy
     assert window.model_panel.select("diffusion", "tiny-diffusion")
     assert generate(qtbot, window, steps=2).images.shape[0] == 1

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from studio.core.families import load_model
+from studio.store.registry import load_model
 
-LONG = 120_000  # ms; the first job loads the sentence encoder
+from .jobs import frames_of
+from .jobs import run as run_job
 
 
 @pytest.fixture
@@ -17,9 +18,7 @@ def window(studio_window, tiny_pixelcnn):
 
 
 def run(qtbot, window, trigger):
-    with qtbot.waitSignal(window.controller.jobFinished, timeout=LONG) as blocker:
-        trigger()
-    return blocker.args[1]
+    return run_job(qtbot, window, trigger)
 
 
 def click_pixel(qtbot, canvas, row: int, col: int, size: int = 12) -> None:
@@ -39,8 +38,7 @@ def test_the_family_shows_its_own_controls(window):
 
 
 def test_generate_writes_row_by_row_then_keeps_the_settings(qtbot, window):
-    frames = []
-    window.controller.frameReady.connect(lambda _id, frame, _rate: frames.append(frame))
+    frames = frames_of(window)
     window.controls.temperature.setValue(0.8)
     window.controls.top_k.setValue(1)
     window.prompt_panel.prompt.setPlainText("a sandal")

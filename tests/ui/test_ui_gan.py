@@ -8,6 +8,8 @@ import pytest
 from studio.core.families.gan.family import GANFamily
 from studio.core.latent_space.family import prior_latents
 
+from .jobs import is_kind, run
+
 LONG = 60_000
 
 
@@ -38,9 +40,7 @@ def test_generate_with_truncation_and_the_sliders_follow_the_shrunk_vector(qtbot
     window.controls.seed_lock.setChecked(True)
     window.controls.seed.setValue(21)
     window.controls.truncation.setValue(0.5)
-    with qtbot.waitSignal(window.controller.jobFinished, timeout=LONG) as blocker:
-        window.controls.generate_button.click()
-    result = blocker.args[1]
+    result = run(qtbot, window, window.controls.generate_button.click, LONG)
     z = prior_latents(21, 1, 8)[0] * 0.5
     assert result.request.truncation == 0.5
     assert np.array_equal(result.images[0], family.decode(z)[0])
@@ -53,9 +53,9 @@ def test_training_a_tiny_gan_in_the_studio_plots_both_players_and_lists_the_resu
     panel.steps.setValue(30)
     panel.name.setText("studio-trained")
     panel.extra_options = {"width": 8, "limit": 64, "batch_size": 16, "z_dim": 8}
-    with qtbot.waitSignal(window.training.finished, timeout=LONG) as blocker:
+    with qtbot.waitSignal(window.training.event, check_params_cb=is_kind("result"), timeout=LONG) as blocker:
         panel.start_button.click()
-    assert blocker.args[0].endswith("studio-trained.safetensors")
+    assert blocker.args[0].result.endswith("studio-trained.safetensors")
     qtbot.waitUntil(lambda: not window.training.busy, timeout=LONG)
     assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(panel.curves)
     assert len(panel.series["d_loss"][0]) >= 10, "a point per logged step"
@@ -72,9 +72,9 @@ def test_stopping_training_leaves_a_resumable_state(qtbot, window, data_dir):
     panel.extra_options = {"width": 8, "limit": 64, "batch_size": 16, "z_dim": 8}
     with qtbot.waitSignal(window.training.event, timeout=LONG):
         panel.start_button.click()
-    with qtbot.waitSignal(window.training.failed, timeout=LONG) as blocker:
+    with qtbot.waitSignal(window.training.event, check_params_cb=is_kind("cancelled"), timeout=LONG) as blocker:
         panel.stop_button.click()
-    assert "stopped at step" in blocker.args[0]
+    assert "stopped at step" in blocker.args[0].message
     qtbot.waitUntil(lambda: not window.training.busy, timeout=LONG)
     assert (data_dir / "checkpoints" / "stopped.state.safetensors").is_file()
     assert not (data_dir / "checkpoints" / "stopped.safetensors").exists()

@@ -12,7 +12,8 @@ from PySide6.QtGui import QDropEvent
 from studio.core.prompt.blend import parse_blend
 from studio.store.inputs import load_input
 
-LONG = 120_000
+from .jobs import LONG
+from .jobs import run as run_job
 
 
 @pytest.fixture
@@ -28,16 +29,15 @@ def drop_file(widget, path) -> None:
 
 
 def run(qtbot, window, trigger):
-    with qtbot.waitSignal(window.controller.jobFinished, timeout=LONG) as blocker:
-        trigger()
-    return blocker.args[1]
+    return run_job(qtbot, window, trigger)
 
 
 def test_an_image_dropped_on_the_preview_is_the_input_and_strength_zero_returns_it(qtbot, window, tmp_path):
     src = tmp_path / "in.png"
     Image.fromarray((np.random.default_rng(1).random((20, 30, 3)) * 80).astype(np.uint8)).save(src)
     assert window.controls.init_view.isVisible() and not window.controls.clear_init.isEnabled()
-    drop_file(window.preview, src)
+    with qtbot.waitSignal(window.session.inputChanged, timeout=LONG):  # fitted to the model off the GUI thread
+        drop_file(window.preview, src)
     h = window.controls.init_image
     assert h and window.controls.init_view.image() is not None and "padded to a square" in window.last_message
     stored = load_input(h)
@@ -56,7 +56,8 @@ def test_an_image_dropped_on_the_preview_is_the_input_and_strength_zero_returns_
 def test_families_without_img2img_say_so_and_do_not_carry_the_input(qtbot, window, tmp_path):
     src = tmp_path / "in.png"
     Image.fromarray(np.zeros((12, 12), np.uint8)).save(src)
-    drop_file(window.preview, src)
+    with qtbot.waitSignal(window.session.inputChanged, timeout=LONG):
+        drop_file(window.preview, src)
     assert window.controls.init_image
     assert window.model_panel.select("vae", "tiny-vae")
     assert not window.controls.init_view.isVisible()
@@ -76,7 +77,7 @@ def test_blend_sweep_makes_one_image_per_mix_with_one_seed_and_saves_a_gif(qtbot
     window.controls.seed.setValue(77)
     blend.frames.setValue(3)
     results = []
-    window.controller.jobFinished.connect(lambda _id, r: results.append(r))
+    window.controller.event.connect(lambda ev: results.append(ev.result) if ev.kind == "result" else None)
     blend.sweep_button.click()
     qtbot.waitUntil(lambda: blend.gif_button.isEnabled(), timeout=LONG)
     assert [r.request.prompt for r in results] == ["a sneaker", "a sneaker::0.5 | a sandal::0.5", "a sandal"]
@@ -87,3 +88,19 @@ def test_blend_sweep_makes_one_image_per_mix_with_one_seed_and_saves_a_gif(qtbot
     with Image.open(gif) as im:
         assert im.n_frames >= 2 and im.size == (48, 48)
     assert "3 images" in blend.status.text()
+
+
+def test_the_input_image_comes_back_with_the_saved_settings(qtbot, window, tmp_path):
+    from studio.ui.app import build_window
+
+    src = tmp_path / "in.png"
+    Image.fromarray(np.full((12, 12), 90, np.uint8)).save(src)
+    with qtbot.waitSignal(window.session.inputChanged, timeout=LONG):
+        drop_file(window.preview, src)
+    h = window.controls.init_image
+    window.save_settings()
+    second = build_window(preload=False)
+    qtbot.addWidget(second)
+    assert second.controls.init_image == h and second.current_request().init_image == h
+    qtbot.waitUntil(lambda: second.controls.init_view.image() is not None, timeout=LONG)  # pixels read off-thread
+    second.store.close()

@@ -10,6 +10,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from studio.core.families.vae.family import VAEFamily, prior_latents
 
+from .jobs import is_kind, run
+
 LONG = 60_000
 
 
@@ -26,14 +28,15 @@ def family(tiny_vae) -> VAEFamily:
 def decoded(qtbot, window, action, expect):
     """Run ``action`` and return the (z, image) the worker decodes for it: the first decode of a
     vector close to ``expect`` (an earlier, still-queued decode may arrive first)."""
-    with qtbot.waitSignal(window.latent.controller.decoded, timeout=LONG,
-                          check_params_cb=lambda z, _img: np.allclose(z, expect, atol=0.1)) as blocker:
+    with qtbot.waitSignal(window.latent.controller.event, timeout=LONG,
+                          check_params_cb=lambda ev: ev.kind == "decoded" and np.allclose(ev.result.z, expect,
+                                                                                          atol=0.1)) as blocker:
         action()
-    z = blocker.args[0]
+    z, image = blocker.args[0].result.z, blocker.args[0].result.image
     # The window's own slot for this signal runs on the GUI thread, possibly after the blocker's.
     qtbot.waitUntil(lambda: window.latent.last_z is not None and np.array_equal(window.latent.last_z, z),
                     timeout=LONG)
-    return blocker.args
+    return z, image
 
 
 def drop_file(widget, path) -> None:
@@ -119,9 +122,10 @@ def test_dropped_image_is_encoded_reconstructed_and_sets_the_sliders(qtbot, wind
     rgb = np.full((40, 30, 3), 255, np.uint8)  # a dark blob on white, not square, RGB
     rgb[10:30, 8:22] = 20
     Image.fromarray(rgb).save(path)
-    with qtbot.waitSignal(window.latent.controller.encoded, timeout=LONG) as blocker:
+    with qtbot.waitSignal(window.latent.controller.event, check_params_cb=is_kind("encoded"), timeout=LONG) as blocker:
         drop_file(window.latent.panel.original, path)
-    tag, z, image, recon, note = blocker.args
+    enc, tag = blocker.args[0].result, blocker.args[0].tag
+    z, image, recon, note = enc.z, enc.image, enc.reconstruction, enc.note
     assert tag == "panel" and image.shape == (12, 12, 1) and recon.shape == (12, 12, 1)
     assert "inverted" in note and "resized" in note
     assert np.allclose(z, family.encode(image[None])[0], atol=1e-5)
@@ -130,9 +134,9 @@ def test_dropped_image_is_encoded_reconstructed_and_sets_the_sliders(qtbot, wind
                     timeout=LONG)
     bad = tmp_path / "notes.png"
     bad.write_text("not an image")
-    with qtbot.waitSignal(window.latent.controller.failed, timeout=LONG) as blocker:
+    with qtbot.waitSignal(window.latent.controller.event, check_params_cb=is_kind("error"), timeout=LONG) as blocker:
         drop_file(window.latent.panel.original, bad)
-    assert "notes.png" in blocker.args[1]
+    assert "notes.png" in blocker.args[0].message
 
 
 def test_interpolation_strip_between_two_seeds_and_its_gif(qtbot, window, family, tmp_path):
@@ -140,7 +144,7 @@ def test_interpolation_strip_between_two_seeds_and_its_gif(qtbot, window, family
     it.seed["A"].setValue(3)
     it.seed["B"].setValue(4)
     it.frames.setValue(6)
-    with qtbot.waitSignal(window.latent.controller.stripReady, timeout=LONG):
+    with qtbot.waitSignal(window.latent.controller.event, check_params_cb=is_kind("strip"), timeout=LONG):
         it.priorWanted.emit("A", 3)
         it.priorWanted.emit("B", 4)
         qtbot.waitUntil(lambda: it.ends["B"] is not None and it.ends["A"] is not None, timeout=LONG)
@@ -162,8 +166,10 @@ def test_interpolation_strip_between_two_seeds_and_its_gif(qtbot, window, family
 def test_keep_stores_the_latent_and_restoring_it_reproduces_the_pixels(qtbot, window):
     panel = window.latent.panel
     z, image = decoded(qtbot, window, lambda: panel.set_coords({0: -1.3, 1: 0.8}), [-1.3, 0.8])
-    panel.keep_button.click()
+    with qtbot.waitSignal(window.session.saved, timeout=LONG):  # written off the GUI thread
+        panel.keep_button.click()
     assert window.gallery.list.count() == 1, window.last_message
+    assert "Kept as gallery item" in window.last_message
     item = window.store.items()[0]
     assert np.allclose(item.request.latent, z) and item.request.family == "vae"
     decoded(qtbot, window, panel.zero, [0.0, 0.0])
@@ -177,9 +183,7 @@ def test_generate_draws_from_the_prior_and_the_sliders_follow(qtbot, window, fam
     window.controls.seed_lock.setChecked(True)
     window.controls.seed.setValue(11)
     window.controls.batch.setValue(2)
-    with qtbot.waitSignal(window.controller.jobFinished, timeout=LONG) as blocker:
-        window.controls.generate_button.click()
-    result = blocker.args[1]
+    result = run(qtbot, window, window.controls.generate_button.click, LONG)
     assert result.images.shape == (2, 12, 12, 1)
     assert np.array_equal(result.images, family.decode(prior_latents(11, 2, 2)))
     qtbot.waitUntil(lambda: np.allclose(window.latent.panel.z(), prior_latents(11, 1, 2)[0], atol=1e-2),

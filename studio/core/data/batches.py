@@ -6,14 +6,18 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from ..pixels import to_signed
 from ..prompt.encoder import PromptEncoder
+from . import fashion_mnist
 
 
-def to_model_range(images: np.ndarray) -> torch.Tensor:
-    """(N, H, W) or (N, H, W, C) uint8 -> (N, C, H, W) float32 in [-1, 1]."""
-    x = torch.from_numpy(np.array(images, copy=True)).float()
-    x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
-    return x / 127.5 - 1.0
+def class_conditions(encoder: PromptEncoder | None, labels: np.ndarray) -> torch.Tensor | None:
+    """Each Fashion-MNIST image's class prompt ("a sneaker"...), the fixed condition used to encode and
+    evaluate."""
+    if encoder is None:
+        return None
+    table = encoder.encode([syns[0] for syns in fashion_mnist.SYNONYMS])
+    return table[torch.as_tensor(labels, dtype=torch.long)]
 
 
 class CaptionTable:
@@ -43,7 +47,7 @@ def captioned_batches(images: np.ndarray, labels: np.ndarray, table: CaptionTabl
     """Yield (x in [-1,1], caption embedding or None); a fraction p_uncond of conditions is zeroed so
     the same network also learns the unconditional model that classifier-free guidance needs."""
     g = torch.Generator().manual_seed(seed)
-    x_all = to_model_range(images)
+    x_all = to_signed(images)
     y_all = torch.from_numpy(np.asarray(labels)).long()
     n = len(x_all)
     if n == 0:

@@ -28,10 +28,10 @@ import numpy as np
 from ..data import shapes
 from ..data.shapes import COLOUR_NAMES, RELATIONS, SHAPES, SIZES
 from ..errors import StudioError
+from ..events import Progress
 from .shapes_detect import DetectedObject, detect
 
 GenerateFn = Callable[[str, int, int], np.ndarray]  # (prompt, n, seed) -> uint8 (n, 32, 32, 3)
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 TASKS: tuple[str, ...] = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
 POSITION_THRESHOLD = 0.1  # GenEval: centre offsets shrink by this fraction of both boxes' sizes

@@ -18,10 +18,10 @@ from torch import nn
 
 from .. import checkpoint as ckpt_io
 from ..data import fashion_mnist
-from ..data.batches import to_model_range
 from ..device import describe
 from ..errors import CheckpointError
 from ..events import TrainEvent
+from ..pixels import to_signed
 
 FAMILY = "classifier"
 
@@ -82,7 +82,7 @@ class Classifier(nn.Module):
         device = next(self.parameters()).device
         feats, preds = [], []
         for i in range(0, len(images), batch_size):
-            x = to_model_range(images[i:i + batch_size]).to(device)
+            x = to_signed(images[i:i + batch_size]).to(device)
             f = self.features(x)
             feats.append(f.double().cpu())
             preds.append(self.head(f).argmax(1).cpu())
@@ -159,7 +159,7 @@ def iter_train_classifier(out_path: str | Path, cfg: ClassifierTrainConfig | Non
     torch.manual_seed(cfg.seed)  # weight init and dropout
     g = torch.Generator().manual_seed(cfg.seed)  # shuffling and augmentation
     model = Classifier(cfg.model).to(device)
-    x_all = to_model_range(train.images)
+    x_all = to_signed(train.images)
     y_all = torch.from_numpy(train.labels)
     n = len(x_all)
     bs = min(cfg.batch_size, n)

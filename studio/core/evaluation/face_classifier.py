@@ -16,6 +16,7 @@ from torch.nn import functional as F
 from .. import checkpoint as ckpt_io
 from ..data.faces import ATTRIBUTES, make_faces
 from ..events import TrainEvent
+from ..pixels import to_signed
 
 FAMILY = "face-classifier"
 TRAIN_SEED, TEST_SEED = 100, 101  # disjoint from the GAN's training faces (seed 0)
@@ -42,7 +43,7 @@ class FaceClassifier(nn.Module):
     @staticmethod
     def to_input(images: np.ndarray) -> torch.Tensor:
         """(N, 32, 32, 3) uint8 -> (N, 3, 32, 32) in [-1, 1]."""
-        return torch.from_numpy(np.array(images, dtype=np.float32)).permute(0, 3, 1, 2) / 127.5 - 1.0
+        return to_signed(images)
 
     @torch.no_grad()
     def embed(self, images: np.ndarray, batch: int = 500) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -22,11 +22,12 @@ from .. import checkpoint as ckpt_io
 from ..atomic import atomic_write_text
 from ..data import fashion_mnist
 from ..errors import CheckpointError, StudioError
+from ..events import Progress
+from ..families.base import Family
 from .classifier import Classifier, load_classifier
 from .metrics import feature_stats, frechet_distance
 
 GenerateFn = Callable[[str, int, int], np.ndarray]  # (prompt, n, seed) -> uint8 (n, 28, 28, 1)
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 REFERENCE_IMAGES = 10_000  # train images compared with the 10k test images for the "real data" floor
 
@@ -160,36 +161,17 @@ def evaluate_generator(generate: GenerateFn, classifier: Classifier, *, num_samp
     }
 
 
-def diffusion_generator(model, *, steps: int = 50, sampler: str = "ddim", guidance: float = 3.0) -> GenerateFn:
-    """Wrap a DiffusionFamily as ``generate(prompt, n, seed)``, in batches of at most MAX_BATCH.
-
-    Batch b starts at seed + offset, and image i of a batch with seed s is image 0 of seed s + i, so
-    image j of the result is exactly what the studio shows for that prompt at seed ``seed + j``."""
-    from ..request import MAX_BATCH, GenerationRequest
+def family_generator(model: Family, *, steps: int = 50, sampler: str = "", guidance: float = 3.0
+                     ) -> tuple[GenerateFn, dict]:
+    """A loaded family as ``generate(prompt, n, seed)``, and the sampling settings it uses (the family
+    says how it is sampled for an evaluation). Image j of the result is exactly what the studio shows
+    for that prompt at seed ``seed + j``."""
+    setup = model.eval_setup(steps=steps, sampler=sampler, guidance=guidance)
 
     def generate(prompt: str, n: int, seed: int) -> np.ndarray:
-        out = []
-        for start in range(0, n, MAX_BATCH):
-            req = GenerationRequest(prompt=prompt, sampler=sampler, steps=steps, guidance=guidance,
-                                    seed=seed + start, batch_size=min(MAX_BATCH, n - start))
-            out.append(model.generate(req))
-        return np.concatenate(out)
+        return model.generate_many(setup.request.with_(prompt=prompt, seed=seed), n)
 
-    return generate
-
-
-def generator_for(model, *, steps: int = 50, sampler: str = "ddim", guidance: float = 3.0) -> tuple[GenerateFn, dict]:
-    """The ``generate`` function of a loaded family, and the sampling settings it uses."""
-    if model.name == "diffusion":
-        return (diffusion_generator(model, steps=steps, sampler=sampler, guidance=guidance),
-                {"sampler": sampler, "steps": steps, "guidance": guidance})
-    if model.name in ("vae", "gan"):
-        return model.generate_fn(), {"sampler": "prior -> decoder" + (" mean" if model.name == "vae" else "")}
-    if model.name == "autoregressive":
-        what = ("binary pixels drawn in raster order" if model.arch == "pixelcnn"
-                else "codes drawn in raster order -> VQ-VAE decoder mean")
-        return model.generate_fn(), {"sampler": f"cached, temperature 1 ({what})"}
-    raise StudioError(f"The quality evaluation does not know the {model.name} family yet.")
+    return generate, setup.settings
 
 
 def quality(checkpoint_path: str | Path, classifier_path: str | Path, num_samples: int = 1000, steps: int = 50,
@@ -199,26 +181,25 @@ def quality(checkpoint_path: str | Path, classifier_path: str | Path, num_sample
 
     An unconditional model gets the same per-class blocks of samples (their prompts are ignored), so
     its Frechet distance is comparable; its prompt accuracy is chance level and is reported as None."""
-    from ..families import get_family
+    from ..families import load_family
 
     checkpoint_path, classifier_path = Path(checkpoint_path), Path(classifier_path)
-    ck = ckpt_io.load(checkpoint_path, device=device)
-    model = get_family(ck.family)(ck, device)
-    conditional = bool(getattr(model, "conditional", False))
+    model = load_family(checkpoint_path, device)
+    conditional = model.conditional
     clf = load_classifier(classifier_path, device)
-    gen, sampling = generator_for(model, steps=steps, sampler=sampler, guidance=guidance)
+    gen, sampling = family_generator(model, steps=steps, sampler=sampler, guidance=guidance)
     metrics = evaluate_generator(gen, clf, num_samples=num_samples,
                                  held_out_per_prompt=held_out_per_prompt if conditional else 0,
                                  seed=seed, data_dir=data_dir, progress=progress)
     if not conditional:
         metrics["prompt_accuracy"] = None
         metrics["prompt_accuracy_per_class"] = None
-    if hasattr(model, "test_images_as_shown"):  # e.g. binary samples: set them against binarised real images
-        shown, what = model.test_images_as_shown(data_dir, seed)
-        metrics["real_reference"] = shown_reference(clf, shown, what, data_dir, num_samples=num_samples, seed=seed)
+    shown = model.as_shown(fashion_mnist.load("test", data_dir).images, seed)
+    if shown is not None:  # e.g. binary samples: set them against binarised real images
+        metrics["real_reference"] = shown_reference(clf, *shown, data_dir, num_samples=num_samples, seed=seed)
     metrics["settings"].update({
-        "family": ck.family, "conditional": conditional, "checkpoint": checkpoint_path.stem,
-        "checkpoint_hash": ck.sha256, **sampling,
+        "family": model.name, "conditional": conditional, "checkpoint": checkpoint_path.stem,
+        "checkpoint_hash": model.checkpoint.sha256, **sampling,
         "classifier": classifier_path.stem, "classifier_hash": ckpt_io.file_hash(classifier_path),
     })
     return metrics

@@ -1,22 +1,35 @@
-"""Generator families. Each registers itself in ``base.FAMILIES``; later families join the same way."""
+"""Generator families: one folder each (its models, its Family, its training tasks and recipes, its
+evaluations), found through its CATALOG entry. No family imports another; what two share lives in
+the core beside them (latent_space, binary, pixels).
+
+Importing this package loads no torch (a family's torch-free ``recipes`` lives under it): the
+interface comes from ``base`` on first use."""
 from __future__ import annotations
 
-from .autoregressive import family as autoregressive
-from .base import FAMILIES, Family, get_family
-from .diffusion import family as diffusion
-from .gan import family as gan
-from .vae import family as vae  # noqa: F401  (each module registers its family)
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .base import FAMILIES, EvalSetup, Family, ImageFormat, get_family, register
+
+_FROM_BASE = ("FAMILIES", "EvalSetup", "Family", "ImageFormat", "get_family", "register")
 
 
-def load_model(checkpoint: str, device: str = "cpu", family: str | None = None) -> Family:
-    """Load a registered checkpoint (by id or path) into its family's sampler."""
-    from ...store.registry import find
-    from ..errors import CheckpointError
+def __getattr__(name: str):
+    if name in _FROM_BASE:
+        from . import base
 
-    info = find(checkpoint)
-    if family and info.family != family:
-        raise CheckpointError(f"Checkpoint {info.id} is a {info.family} model, not {family}.")
-    return get_family(info.family).from_checkpoint(info.path, device)
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["FAMILIES", "Family", "get_family", "load_model"]
+def load_family(path: str | Path, device: str = "cpu", family: str | None = None, **options) -> "Family":
+    """Load a checkpoint file into its family's sampler (the header says which family)."""
+    from ..checkpoint import load
+    from .base import get_family
+
+    ck = load(path, family=family, device="cpu")
+    return get_family(ck.family)(ck, device, **options)
+
+
+__all__ = ["FAMILIES", "EvalSetup", "Family", "ImageFormat", "get_family", "load_family", "register"]

@@ -10,9 +10,10 @@ import numpy as np
 import torch
 
 from .. import checkpoint as ckpt_io
+from ..errors import StudioError
 from ..events import Frame
-from ..families.base import Family
-from ..request import GenerationRequest
+from ..families.base import EvalSetup, Family, ImageFormat
+from ..request import GenerationRequest, image_generators
 from .basis import LatentBasis
 
 MIN_EXPLAINED = 0.005  # principal directions with less of the variance than this get no slider
@@ -29,9 +30,8 @@ class LatentMap:
 
 
 def prior_latents(seed: int, n: int, dim: int) -> np.ndarray:
-    """Image i of a batch with seed s is image 0 of seed s + i, as in the other families."""
-    return np.stack([torch.randn(dim, generator=torch.Generator().manual_seed(seed + i)).numpy()
-                     for i in range(n)]).astype(np.float32)
+    """The prior's draws for seeds seed .. seed + n - 1 (one stream per image, as in every family)."""
+    return np.stack([torch.randn(dim, generator=g).numpy() for g in image_generators(seed, n)]).astype(np.float32)
 
 
 def basis_from_checkpoint(ck: ckpt_io.Checkpoint, dim: int) -> LatentBasis:
@@ -73,11 +73,23 @@ def basis_tensors(basis: LatentBasis) -> dict[str, torch.Tensor]:
 
 class LatentFamily(Family):
     """A family whose images are ``decode(z)`` of one latent vector. Subclasses set ``config`` (with
-    image_size and channels), ``basis`` and ``latent_map``, and implement ``latent_dim`` and ``decode``."""
+    image_size and channels), ``_basis`` and ``_latent_map``, and implement ``latent_dim`` and ``decode``."""
 
-    conditional = False
     # Where principal-direction sliders come from, said in the latent panel's tooltip.
     pcs_source = "the encoded training images, in standard deviations of the data along each"
+    image_kind = "grey"
+    eval_sampler = "prior -> decoder"  # how the evaluations' samples are made, for the card
+
+    _basis: LatentBasis
+    _latent_map: LatentMap | None = None
+
+    @property
+    def basis(self) -> LatentBasis:
+        return self._basis
+
+    @property
+    def latent_map(self) -> LatentMap | None:
+        return self._latent_map
 
     @property
     def basis_kind(self) -> str:
@@ -85,12 +97,9 @@ class LatentFamily(Family):
         return "pcs" if self.basis.explained is not None else "axes"
 
     @property
-    def image_size(self) -> tuple[int, int]:
-        return self.config.image_size, self.config.image_size
-
-    @property
-    def channels(self) -> int:
-        return self.config.channels
+    def image_format(self) -> ImageFormat:
+        c = self.config
+        return ImageFormat(c.image_size, c.image_size, c.channels, "rgb" if c.channels == 3 else self.image_kind)
 
     @property
     @abstractmethod
@@ -100,31 +109,26 @@ class LatentFamily(Family):
     def decode(self, z: np.ndarray, prompt: str = "") -> np.ndarray:
         """(N, D) or (D,) latents -> (N, H, W, C) uint8 images."""
 
+    def prior_latents(self, seed: int, n: int, truncation: float = 1.0) -> np.ndarray:
+        """The seeds' draws from the prior, scaled by the truncation where the family offers it (the
+        truncation trick: typical images for less variety)."""
+        z = prior_latents(seed, n, self.latent_dim)
+        return z * truncation if "truncation" in self.controls else z
+
+    def eval_setup(self, *, steps: int = 50, sampler: str = "", guidance: float = 3.0) -> EvalSetup:
+        return EvalSetup(self.default_request(), {"sampler": self.eval_sampler})
+
     def check_latent(self, z: np.ndarray) -> np.ndarray:
         z = np.atleast_2d(np.asarray(z, np.float32))
         if z.shape[1] != self.latent_dim:
-            from ..errors import StudioError
-
             raise StudioError(f"This {self.label} has a {self.latent_dim}-D latent; got a vector of "
                               f"{z.shape[1]} values.")
         return z
 
-    def sample(self, request: GenerationRequest, *, want_noisy: bool = False) -> Iterator[Frame]:
-        """One step: the request's latent, or the seed's draw from the prior (scaled by the
-        truncation where the family offers it), through the decoder."""
-        req = self.checked(request)
-        if req.latent:
-            z = np.asarray(req.latent, np.float32)[None]
+    def frames(self, request: GenerationRequest, init: np.ndarray | None, want_noisy: bool) -> Iterator[Frame]:
+        """One step: the request's latent, or the seed's draw from the prior, through the decoder."""
+        if request.latent:
+            z = np.asarray(request.latent, np.float32)[None]
         else:
-            z = prior_latents(req.seed, req.batch_size, self.latent_dim)
-            if "truncation" in self.controls:  # the truncation trick: typical images for less variety
-                z = z * req.truncation
-        yield Frame(1, 1, self.decode(z, req.prompt), final=True)
-
-    def generate(self, request: GenerationRequest) -> np.ndarray:
-        return next(iter(self.sample(request))).preview
-
-    def generate_fn(self):
-        """``generate(prompt, n, seed)`` for the evaluations: the images the studio shows for that
-        prompt at seeds seed .. seed + n - 1 (no truncation)."""
-        return lambda prompt, n, seed: self.decode(prior_latents(seed, n, self.latent_dim), prompt)
+            z = self.prior_latents(request.seed, request.batch_size, request.truncation)
+        yield Frame(1, 1, self.decode(z, request.prompt), final=True)

@@ -6,19 +6,11 @@ No Qt here: the Prompt panel's chips and the Phrases dock present what this modu
 from __future__ import annotations
 
 import importlib
-import json
 import logging
-import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
-
-from ..atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 
-FILE_NAME = "phrases.json"
-MAX_RECENT = 40
-_VERSION = 1
 
 
 # --- parsing ----------------------------------------------------------------------------------------
@@ -94,7 +86,7 @@ def vocabulary() -> dict[str, list[str]]:
     out = {}
     for section, provider in _PROVIDERS.items():
         try:
-            words = _unique(provider())
+            words = unique(provider())
         except Exception as e:  # a broken data module must not take the prompt panel down with it
             log.warning("vocabulary section %s failed: %s", section, e)
             continue
@@ -103,7 +95,7 @@ def vocabulary() -> dict[str, list[str]]:
     return out
 
 
-def _unique(phrases: Iterable[str]) -> list[str]:
+def unique(phrases: Iterable[str]) -> list[str]:
     seen, out = set(), []
     for p in phrases:
         p = clean(p)
@@ -143,111 +135,3 @@ def module_phrases(module: str, attribute: str = "PHRASES") -> Callable[[], list
 register_vocabulary("Fashion-MNIST", _fashion_mnist)
 register_vocabulary("Faces", _faces)
 register_vocabulary("Shapes", module_phrases("shapes"))
-
-
-# --- recent and favourite phrases -------------------------------------------------------------------
-class PhraseStore:
-    """Recent phrases (from prompts used for generation, most recent first, capped) and favourites.
-
-    Every change is saved at once, atomically. A file that can't be read is set aside (never
-    deleted: the favourites in it may be worth recovering by hand) and the store starts empty, with
-    ``warning`` saying so.
-    """
-
-    def __init__(self, path: str | Path, max_recent: int = MAX_RECENT) -> None:
-        self.path = Path(path)
-        self.max_recent = max_recent
-        self.warning: str | None = None
-        self._recent: list[str] = []
-        self._favourites: list[str] = []
-        self._load()
-
-    @classmethod
-    def default(cls) -> "PhraseStore":
-        from ...store.paths import user_data_dir
-
-        return cls(user_data_dir() / FILE_NAME)
-
-    @property
-    def recent(self) -> list[str]:
-        return list(self._recent)
-
-    @property
-    def favourites(self) -> list[str]:
-        return list(self._favourites)
-
-    def record_prompt(self, prompt: str) -> None:
-        """A prompt was used: its phrases go to the front of the recent list, in prompt order."""
-        phrases = split_phrases(prompt)
-        if not phrases:
-            return
-        self._recent = _unique(phrases + self._recent)[: self.max_recent]
-        self._save()
-
-    def clear_recent(self) -> None:
-        self._recent = []
-        self._save()
-
-    def is_favourite(self, phrase: str) -> bool:
-        key = clean(phrase).casefold()
-        return any(f.casefold() == key for f in self._favourites)
-
-    def add_favourite(self, phrase: str) -> bool:
-        phrase = clean(phrase)
-        if not phrase or self.is_favourite(phrase):
-            return False
-        self._favourites.append(phrase)
-        self._save()
-        return True
-
-    def remove_favourite(self, phrase: str) -> bool:
-        key = clean(phrase).casefold()
-        kept = [f for f in self._favourites if f.casefold() != key]
-        if len(kept) == len(self._favourites):
-            return False
-        self._favourites = kept
-        self._save()
-        return True
-
-    def toggle_favourite(self, phrase: str) -> bool:
-        """Star or unstar; returns whether the phrase is now a favourite."""
-        if self.is_favourite(phrase):
-            self.remove_favourite(phrase)
-            return False
-        return self.add_favourite(phrase)
-
-    def completions(self) -> list[str]:
-        """Every phrase worth offering while typing: favourites, recent, then the vocabulary."""
-        return _unique(self._favourites + self._recent + [w for ws in vocabulary().values() for w in ws])
-
-    # --- file -------------------------------------------------------------------------------------
-    def _load(self) -> None:
-        if not self.path.exists():
-            return
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict):
-                raise ValueError("not a JSON object")
-            recent, favourites = data.get("recent", []), data.get("favourites", [])
-            if not isinstance(recent, list) or not isinstance(favourites, list):
-                raise ValueError("'recent' and 'favourites' must be lists")
-        except (OSError, UnicodeDecodeError, ValueError) as e:  # JSONDecodeError is a ValueError
-            aside = self.path.with_name(f"{self.path.stem}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}.json")
-            try:
-                self.path.replace(aside)
-                kept = f"it was kept as {aside.name}"
-            except OSError:
-                kept = "it will be replaced on the next change"
-            self.warning = f"The phrase library {self.path.name} could not be read ({e}); {kept} and it starts empty."
-            log.warning(self.warning)
-            return
-        self._recent = _unique(p for p in recent if isinstance(p, str))[: self.max_recent]
-        self._favourites = _unique(p for p in favourites if isinstance(p, str))
-
-    def _save(self) -> None:
-        data = {"version": _VERSION, "recent": self._recent, "favourites": self._favourites}
-        try:
-            atomic_write_text(self.path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-        except OSError as e:  # a full disk must not lose the prompt being written: keep going in memory
-            self.warning = f"The phrase library could not be saved to {self.path} ({e})."
-            log.warning(self.warning)

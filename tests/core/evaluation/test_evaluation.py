@@ -87,18 +87,21 @@ def test_progress_and_bad_generator_output(judge):
         evaluation.evaluate_generator(noise, clf, num_samples=5, reference=ref)
 
 
-def test_diffusion_generator_batches_and_seeds():
-    class Stub:
-        def __init__(self):
-            self.requests = []
+def test_family_generator_batches_and_seeds(tmp_path):
+    from studio.core.families import load_family
+    from tests.conftest import make_tiny_checkpoint
 
-        def generate(self, req):
-            self.requests.append(req)
-            # Encode each image's effective seed (request seed + index in batch) in its pixels.
-            return np.stack([np.full((28, 28, 1), (req.seed + i) % 256, np.uint8) for i in range(req.batch_size)])
+    stub = load_family(make_tiny_checkpoint(tmp_path / "tiny.safetensors"))
+    stub.requests = []
 
-    stub = Stub()
-    gen = evaluation.diffusion_generator(stub, steps=7, sampler="ddpm", guidance=2.0)
+    def generate(req, *, init=None):  # the family's one batch, recorded
+        stub.requests.append(req)
+        # Encode each image's effective seed (request seed + index in batch) in its pixels.
+        return np.stack([np.full((28, 28, 1), (req.seed + i) % 256, np.uint8) for i in range(req.batch_size)])
+
+    stub.generate = generate
+    gen, settings = evaluation.family_generator(stub, steps=7, sampler="ddpm", guidance=2.0)
+    assert settings == {"sampler": "ddpm", "steps": 7, "guidance": 2.0}
     out = gen("a bag", 40, 100)
     assert out.shape == (40, 28, 28, 1)
     assert [r.batch_size for r in stub.requests] == [16, 16, 8]

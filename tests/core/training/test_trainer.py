@@ -5,7 +5,8 @@ import torch
 
 from studio.core import checkpoint
 from studio.core.errors import TrainingError
-from studio.core.families.diffusion.family import DiffusionFamily, build, diffusion_loss
+from studio.core.families.diffusion.family import DiffusionFamily
+from studio.core.families.diffusion.model import build, diffusion_loss
 from studio.core.families.diffusion.schedule import ScheduleConfig
 from studio.core.families.diffusion.unet import UNetConfig
 from studio.core.training.trainer import TrainConfig, Trainer, TrainTask, state_path

@@ -10,10 +10,11 @@ import torch
 from PIL import Image
 
 from studio.cli import main
+from studio.core.data import fashion_mnist
 from studio.core.errors import CheckpointError, RequestError, StudioError
-from studio.core.families import load_model
 from studio.core.request import GenerationRequest
 from studio.store.pngmeta import read_settings
+from studio.store.registry import load_model
 from tests.conftest import needs_fmnist
 
 
@@ -95,17 +96,18 @@ def test_an_input_image_is_completed_from_its_top_rows(tiny_pixelcnn, tiny_ar_tr
     h = store_input(image)
     pixelcnn = load_model("tiny-pixelcnn")
     req = pixelcnn.default_request().with_(init_image=h, batch_size=2, seed=8)
-    frames = list(pixelcnn.sample(req.with_(strength=0.5)))
+    frames = list(pixelcnn.sample(req.with_(strength=0.5), init=image))
     half = frames[-1].preview
     assert np.array_equal(half[:, :6], np.stack([binary[:6]] * 2)), "the top half is the binarised input"
     assert not np.array_equal(half[0, 6:], binary[6:]) and not np.array_equal(half[0], half[1])
-    assert np.array_equal(pixelcnn.generate(req.with_(strength=0.0))[0], binary)
+    assert np.array_equal(pixelcnn.generate(req.with_(strength=0.0), init=image)[0], binary)
     transformer = load_model("tiny-ar-transformer")
     codes = transformer.tokenizer.encode(torch.from_numpy(binary / 255.0).float().permute(2, 0, 1)[None])
-    kept = transformer.generate(transformer.default_request().with_(init_image=h, strength=0.0))
+    kept = transformer.generate(transformer.default_request().with_(init_image=h, strength=0.0), init=image)
     assert np.array_equal(kept, transformer.decode_codes(codes)), "strength 0: the input's own codes"
     with pytest.raises(StudioError, match="drop the image again"):
-        pixelcnn.generate(req.with_(init_image=store_input(np.zeros((28, 28, 1), np.uint8))))
+        big = np.zeros((28, 28, 1), np.uint8)
+        pixelcnn.generate(req.with_(init_image=store_input(big)), init=big)
 
 
 def test_bad_settings_and_checkpoints_are_clear_errors(tiny_pixelcnn, tmp_path):
@@ -146,7 +148,7 @@ def test_generate_with_sampling_options_writes_them_into_the_png(tiny_pixelcnn, 
     assert (req.family, req.sampler, req.temperature, req.top_p) == ("autoregressive", "naive", 0.5, 0.8)
     assert np.array_equal(np.asarray(Image.open(out)), load_model("tiny-pixelcnn").generate(req)[0, ..., 0])
     assert main(["generate", "--checkpoint", "tiny-pixelcnn", "--sampler", "ddim", "--out", str(out), "--quiet"]) == 2
-    assert "samples with cached, naive, not 'ddim'" in capsys.readouterr().err
+    assert "samples with cached or naive, not 'ddim'" in capsys.readouterr().err
 
 
 @needs_fmnist
@@ -167,7 +169,7 @@ def test_train_pixelcnn_then_eval_its_exact_likelihood(tmp_path, data_dir, capsy
     from studio.store.paths import resources_dir
 
     model = load_model(str(out))
-    shown, what = model.test_images_as_shown()  # binary samples are set against binarised real images
+    shown, what = model.as_shown(fashion_mnist.load("test").images)  # binary samples are set against binarised real images
     assert shown.shape == (10_000, 28, 28, 1) and set(np.unique(shown)) == {0, 255} and "binarised" in what
     clf = load_classifier(resources_dir() / "classifiers" / "fmnist-classifier.safetensors")
     ref = shown_reference(clf, shown, what, num_samples=200)
@@ -190,7 +192,7 @@ def test_train_vqvae_then_transformer_then_eval_and_generate(tmp_path, data_dir,
     assert "upper bound" in text and "bits/code" in text and "-log p(x | codes)" in text
     model = load_model("tr")
     assert model.arch == "transformer" and model.tokenizer.config.codes == 8, "the tokenizer travels inside"
-    shown, what = model.test_images_as_shown()
+    shown, what = model.as_shown(fashion_mnist.load("test").images)
     assert shown.shape == (10_000, 28, 28, 1) and "encoded to codes and decoded" in what
     assert main(["generate", "--checkpoint", "tr", "--num", "2", "--grid", "--out", str(tmp_path / "g.png"),
                  "--quiet"]) == 0

@@ -9,11 +9,12 @@ from PIL import Image
 
 from studio.cli import main
 from studio.core.errors import RequestError, StudioError
-from studio.core.families import load_model
+from studio.core.pixels import content_hash
 from studio.core.prompt.blend import blend_text, embed_prompts, parse_blend
 from studio.core.request import GenerationRequest
-from studio.store.inputs import input_hash, inputs_dir, load_input, store_input
+from studio.store.inputs import inputs_dir, load_input, store_input
 from studio.store.pngmeta import read_settings
+from studio.store.registry import load_model
 
 
 class FakeEncoder:
@@ -69,7 +70,7 @@ def test_requests_check_blends_strength_and_inputs():
 def test_inputs_store_by_content_and_notice_damage(data_dir):
     img = np.arange(12 * 12, dtype=np.uint8).reshape(12, 12, 1)
     h = store_input(img)
-    assert h == input_hash(img) and store_input(img.copy()) == h
+    assert h == content_hash(img) and store_input(img.copy()) == h
     assert np.array_equal(load_input(h), img)
     with pytest.raises(StudioError, match="not in"):
         load_input("f" * 16)
@@ -82,16 +83,20 @@ def test_img2img_strength_runs_that_share_of_the_steps_and_zero_returns_the_inpu
     model = load_model("tiny-diffusion")
     img = (np.random.default_rng(0).random((12, 12, 1)) * 255).astype(np.uint8)
     req = model.default_request().with_(prompt="a coat", init_image=store_input(img), steps=10, seed=3)
-    frames = list(model.sample(req.with_(strength=0.0)))
+    frames = list(model.sample(req.with_(strength=0.0), init=img))
     assert len(frames) == 1 and frames[0].final and np.array_equal(frames[0].preview[0], img)
-    assert len(list(model.sample(req.with_(strength=0.3)))) == 3
-    half = model.generate(req.with_(strength=0.5))
+    assert len(list(model.sample(req.with_(strength=0.3), init=img))) == 3
+    half = model.generate(req.with_(strength=0.5), init=img)
     d_half = np.abs(half[0].astype(int) - img).mean()
-    d_low = np.abs(model.generate(req.with_(strength=0.1))[0].astype(int) - img).mean()
+    d_low = np.abs(model.generate(req.with_(strength=0.1), init=img)[0].astype(int) - img).mean()
     assert d_low < d_half, "less strength keeps more of the input"
-    wrong = store_input(np.zeros((28, 28, 1), np.uint8))
+    big = np.zeros((28, 28, 1), np.uint8)
     with pytest.raises(StudioError, match="drop the image again"):
-        model.generate(req.with_(init_image=wrong))
+        model.generate(req.with_(init_image=store_input(big)), init=big)
+    with pytest.raises(StudioError, match="do not match"):
+        model.generate(req, init=255 - img)  # the pixels are not the ones the request names
+    with pytest.raises(StudioError, match="were not given"):
+        model.generate(req)
 
 
 def test_families_without_img2img_say_so(tiny_vae, tiny_gan):

@@ -27,7 +27,7 @@ def test_the_card_says_how_it_was_made_and_what_it_scored():
 
 @pytest.fixture(scope="module")
 def model():
-    from studio.core.families import load_model
+    from studio.store.registry import load_model
 
     return load_model(str(CKPT))
 

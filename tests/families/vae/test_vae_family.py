@@ -26,7 +26,8 @@ def test_sample_yields_one_final_frame_and_seeds_follow_seed_plus_i(family):
     [frame] = family.sample(req(family, batch_size=3, seed=4))
     assert frame.final and (frame.step, frame.total) == (1, 1)
     assert frame.preview.shape == (3, 12, 12, 1) and frame.preview.dtype == np.uint8
-    assert family.default_request().family == "vae" and (family.latent_dim, family.channels) == (2, 1)
+    assert family.default_request().family == "vae" and family.latent_dim == 2
+    assert family.image_format.shape == (12, 12, 1)
     batch = family.generate(req(family, seed=10, batch_size=3))
     assert np.array_equal(batch, family.generate(req(family, seed=10, batch_size=3)))
     assert not np.array_equal(batch[0], batch[1])
@@ -34,7 +35,7 @@ def test_sample_yields_one_final_frame_and_seeds_follow_seed_plus_i(family):
         single = family.generate(req(family, seed=10 + i))[0]
         assert np.abs(batch[i].astype(int) - single.astype(int)).max() <= 1
     assert np.array_equal(prior_latents(10, 3, 2)[2], prior_latents(12, 1, 2)[0])
-    assert np.array_equal(family.generate_fn()("", 3, 10), family.decode(prior_latents(10, 3, 2)))
+    assert np.array_equal(family.generate_many(req(family, seed=10), 3), family.decode(prior_latents(10, 3, 2)))
 
 
 def test_an_explicit_latent_is_decoded_and_the_seed_ignored(family):

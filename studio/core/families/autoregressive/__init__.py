@@ -1,0 +1,1 @@
+"""The autoregressive family: its models, its Family (family.py), its training tasks and recipes, its evaluations."""

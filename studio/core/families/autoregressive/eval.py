@@ -13,16 +13,17 @@ import time
 import numpy as np
 import torch
 
+from ...binary import binarize
 from ...data import fashion_mnist
 from ...errors import StudioError
-from ..vae.eval import Progress, binarize
+from ...events import Progress
 
 
 @torch.no_grad()
 def likelihood(family, data_dir: str | None = None, *, limit: int | None = None, seed: int = 0, batch: int = 100,
                progress: Progress | None = None) -> dict:
     """``family``: a loaded AutoregressiveFamily. Conditional models are scored given each image's class prompt."""
-    from ..vae.train import class_conditions
+    from ...data.batches import class_conditions
 
     if family.image_size != (28, 28):
         raise StudioError(f"{family.checkpoint.id} makes {family.image_size[0]}px images; its likelihood can only "

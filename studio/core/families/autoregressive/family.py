@@ -4,28 +4,24 @@ with the not-yet-drawn area marked, so the preview shows the image being written
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from ... import checkpoint as ckpt_io
+from ...binary import binarize, binary_to_uint8
 from ...errors import StudioError
 from ...events import Frame
+from ...pixels import from_unit
 from ...prompt.encoder import PromptEncoder
-from ...request import MAX_BATCH, GenerationRequest
-from ..base import Family, PromptConditioned, register
+from ...request import GenerationRequest
+from ..base import EvalSetup, Family, ImageFormat, PromptConditioned, register
 from .pixelcnn import GatedPixelCNN, PixelCNNConfig
 from .sampling import Sampling, pixelcnn_rows, transformer_rows
 from .transformer import ImageTransformer, TransformerConfig
 from .vqvae import VQVAE, VQVAEConfig
 
 ARCHS = ("pixelcnn", "transformer")
-
-
-def binary_to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(B, 1, H, W) {0, 1} pixels -> (B, H, W, 1) uint8 {0, 255}."""
-    return (x * 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _config(checkpoint: ckpt_io.Checkpoint, key: str, cls):
@@ -59,10 +55,6 @@ class AutoregressiveFamily(PromptConditioned, Family):
         self._encoder = encoder
 
     @classmethod
-    def from_checkpoint(cls, path: Path, device: str = "cpu", encoder: PromptEncoder | None = None):
-        return cls(ckpt_io.load(path, family=cls.name), device, encoder)
-
-    @classmethod
     def train_task(cls, dataset: str, *, arch: str = "pixelcnn", **options):
         if dataset != "fashion-mnist":
             raise StudioError(f"Unknown data set {dataset!r}; the autoregressive trainers know: fashion-mnist.")
@@ -78,24 +70,34 @@ class AutoregressiveFamily(PromptConditioned, Family):
 
     # --- properties ---------------------------------------------------------------------------------
     @property
-    def image_size(self) -> tuple[int, int]:
-        s = self.tokenizer.config.image_size if self.tokenizer else self.model.config.image_size
-        return s, s
+    def image_format(self) -> ImageFormat:
+        if self.tokenizer is not None:  # the tokenizer's decoder means: grey
+            s = self.tokenizer.config.image_size
+            return ImageFormat(s, s, 1, "grey")
+        s = self.model.config.image_size
+        return ImageFormat(s, s, 1, "binary")
 
-    def default_request(self) -> GenerationRequest:
-        return super().default_request().with_(sampler="cached")
+    def eval_setup(self, *, steps: int = 50, sampler: str = "", guidance: float = 3.0) -> EvalSetup:
+        what = ("binary pixels drawn in raster order" if self.arch == "pixelcnn"
+                else "codes drawn in raster order -> VQ-VAE decoder mean")
+        return EvalSetup(self.default_request().with_(sampler="cached"), {"sampler": f"cached, temperature 1 ({what})"})
+
+    def likelihood(self, data_dir: str | None = None, *, k: int | None = None, **options) -> dict:
+        """Exact test NLL (PixelCNN) or its bound through the tokenizer (transformer)."""
+        from .eval import likelihood
+
+        if k is not None:
+            raise StudioError("k (importance samples) is for models with a latent vector; an autoregressive "
+                              "model's likelihood needs none: leave it out.")
+        return likelihood(self, data_dir, **options)
 
     # --- sampling -----------------------------------------------------------------------------------
-    def sample(self, request: GenerationRequest, *, want_noisy: bool = False) -> Iterator[Frame]:
+    def frames(self, req: GenerationRequest, init: np.ndarray | None, want_noisy: bool) -> Iterator[Frame]:
         """One Frame per row of pixels (PixelCNN) or of codes (transformer); the last is the image."""
-        req = self.checked(request)
-        if req.sampler not in self.samplers:
-            raise StudioError(f"The autoregressive family samples with {' or '.join(self.samplers)}, "
-                              f"not {req.sampler!r}.")
         n, cached, s = req.batch_size, req.sampler == "cached", Sampling.of(req)
         cond = self._cond(req.prompt, n)
         h, w = self.image_size
-        prefix, start = self.completion(req) if req.init_image else (None, 0)
+        prefix, start = self.completion(req, init) if init is not None else (None, 0)
         if self.arch == "pixelcnn":
             rows = pixelcnn_rows(self.model, n, req.seed, s, cond, cached=cached, redraws=req.redraws,
                                  prefix=prefix, start=start)
@@ -112,18 +114,11 @@ class AutoregressiveFamily(PromptConditioned, Family):
                 sampled[:r * pixel_rows] = True
             yield Frame(r, total, show(x), final=r == total, unit="row", sampled=sampled)
 
-    def completion(self, req: GenerationRequest) -> tuple[torch.Tensor, int]:
+    def completion(self, req: GenerationRequest, image: np.ndarray) -> tuple[torch.Tensor, int]:
         """Image-to-image for a model that writes in raster order: keep the input's top rows (all of
         them at strength 0, none at 1) and draw the rest. Returns the input as the model's positions
         (binarised pixels, or VQ-VAE codes) and how many of them are kept."""
-        from ....store.inputs import load_input
-
         h, w = self.image_size
-        image = load_input(req.init_image)
-        if image.shape != (h, w, 1):
-            raise StudioError(f"The input image is {image.shape[1]}x{image.shape[0]} with {image.shape[2]} channel(s); "
-                              f"{self.checkpoint.id} works on {w}x{h} grey images: drop the image again with this "
-                              "model selected.")
         x = torch.from_numpy(image.copy()).permute(2, 0, 1)[None].to(self.device)
         x = (x >= 128).long().expand(req.batch_size, -1, -1, -1)  # the binarised pixels the models know
         rows = h if self.arch == "pixelcnn" else self.model.config.grid
@@ -150,35 +145,14 @@ class AutoregressiveFamily(PromptConditioned, Family):
     def decode_codes(self, codes: torch.Tensor) -> np.ndarray:
         """(B, G, G) code indices (undrawn ones any value) -> (B, H, W, 1) uint8 decoder means."""
         p = torch.sigmoid(self.tokenizer.decode_logits(codes.to(self.device)).float())
-        return (p * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        return from_unit(p)
 
     @torch.no_grad()
-    def test_images_as_shown(self, data_dir: str | None = None, seed: int = 0) -> tuple[np.ndarray, str]:
-        """The Fashion-MNIST test images as this model shows its own samples: binarised (PixelCNN), or
-        binarised, encoded to codes and decoded (transformer). The evaluation's fair reference."""
-        from ...data import fashion_mnist
-        from ..vae.eval import binarize
-
-        x = binarize(fashion_mnist.load("test", data_dir).images, seed)
+    def as_shown(self, images: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
+        """Real grey images as this model shows its own samples: binarised (PixelCNN), or binarised,
+        encoded to codes and decoded (transformer). The evaluation's fair reference."""
+        x = binarize(images, seed)
         if self.arch == "pixelcnn":
             return binary_to_uint8(x.long()), f"binarised (seed {seed})"
         shown = [self.decode_codes(self.tokenizer.encode(x[s:s + 500].to(self.device))) for s in range(0, len(x), 500)]
         return np.concatenate(shown), f"binarised (seed {seed}), encoded to codes and decoded"
-
-    def generate(self, request: GenerationRequest) -> np.ndarray:
-        frame = None
-        for frame in self.sample(request):
-            pass
-        return frame.preview
-
-    def generate_fn(self, sampler: str = "cached"):
-        """``generate(prompt, n, seed)`` for the evaluations, in batches of at most MAX_BATCH."""
-        def generate(prompt: str, n: int, seed: int) -> np.ndarray:
-            out = []
-            for start in range(0, n, MAX_BATCH):
-                req = self.default_request().with_(prompt=prompt, sampler=sampler, seed=seed + start,
-                                                   batch_size=min(MAX_BATCH, n - start))
-                out.append(self.generate(req))
-            return np.concatenate(out)
-
-        return generate

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from ...request import image_generators
 from .pixelcnn import GatedPixelCNN
 from .transformer import ImageTransformer
 
@@ -64,7 +65,7 @@ class Uniforms:
 
     def __init__(self, seed: int, n: int, redraws: tuple[tuple[int, int], ...] = ()) -> None:
         self.segments = [(0, seed), *redraws]
-        self.gens = [[torch.Generator().manual_seed(sd + i) for i in range(n)] for _, sd in self.segments]
+        self.gens = [image_generators(sd, n) for _, sd in self.segments]
         self.pos = 0
 
     def next(self) -> torch.Tensor:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...binary import binarized, binary_to_uint8
 from ...data import fashion_mnist
-from ...data.batches import CaptionTable, captioned_batches
+from ...data.batches import CaptionTable, captioned_batches, class_conditions
 from ...prompt.encoder import PromptEncoder
 from ...training.trainer import TrainTask
-from ..vae.train import binarized, class_conditions
-from .family import binary_to_uint8
 from .pixelcnn import GatedPixelCNN, PixelCNNConfig
 from .sampling import Sampling, pixelcnn_rows
 

@@ -9,12 +9,13 @@ import numpy as np
 import torch
 
 from ... import checkpoint as ckpt_io
+from ...binary import binarized
 from ...data import fashion_mnist
-from ...data.batches import CaptionTable, captioned_batches
+from ...data.batches import CaptionTable, captioned_batches, class_conditions
 from ...errors import CheckpointError
+from ...pixels import from_unit, to_unit
 from ...prompt.encoder import PromptEncoder
 from ...training.trainer import TrainTask
-from ..vae.train import binarized, class_conditions
 from .sampling import Sampling, transformer_rows
 from .transformer import ImageTransformer, TransformerConfig
 from .vqvae import VQVAE, VQVAEConfig
@@ -27,23 +28,18 @@ def _binary_batches(split, table, batch_size: int, p_uncond: float, device: str,
                                        device=device, seed=seed), seed)
 
 
-def to_uint8(p: torch.Tensor) -> np.ndarray:
-    """(B, 1, H, W) in [0, 1] -> (B, H, W, 1) uint8."""
-    return (p.float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
 def vqvae_task(*, codes: int = 128, code_dim: int = 32, hidden: int = 64, batch_size: int = 128,
                data_dir: str | None = None, limit: int | None = None, device: str = "cpu", seed: int = 0,
                command: str = "") -> TrainTask:
     split = fashion_mnist.load("train", data_dir, limit=limit)
     cfg = VQVAEConfig(codes=codes, code_dim=code_dim, hidden=hidden)
     config = {"vqvae": cfg.to_dict(), "dataset": "fashion-mnist", "binarization": "dynamic", "likelihood": "bernoulli"}
-    shown = torch.from_numpy(split.images[:10].astype(np.float32) / 255).unsqueeze(1)
+    shown = to_unit(split.images[:10])
 
     @torch.no_grad()
     def samples(ema: VQVAE) -> np.ndarray:  # top: originals, bottom: their reconstructions from codes
         x = shown.to(next(ema.parameters()).device)
-        return np.concatenate([to_uint8(x), to_uint8(torch.sigmoid(ema.decode_logits(ema.encode(x))))])
+        return np.concatenate([from_unit(x), from_unit(torch.sigmoid(ema.decode_logits(ema.encode(x))))])
 
     return TrainTask(
         family=TOKENIZER_FAMILY, model=VQVAE(cfg), config=config, loss=lambda m, batch: m(batch[0]),
@@ -96,7 +92,7 @@ def transformer_task(tokenizer: str, encoder: PromptEncoder | None = None, *, ca
         c = None if preview_cond is None else preview_cond.to(device)
         for _, codes in transformer_rows(ema, 20, seed, Sampling(), c):
             pass
-        return to_uint8(torch.sigmoid(vq.decode_logits(codes)))
+        return from_unit(torch.sigmoid(vq.decode_logits(codes)))
 
     return TrainTask(
         family="autoregressive", model=ImageTransformer(cfg), config=config, loss=loss, batches=tokenized(),

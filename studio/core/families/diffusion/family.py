@@ -3,37 +3,20 @@ classifier-free guidance (Ho & Salimans 2022)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from ... import checkpoint as ckpt_io
-from ...device import to_uint8
 from ...errors import StudioError
 from ...events import Frame
+from ...pixels import from_signed, to_signed
 from ...prompt.blend import embed_prompts
 from ...prompt.encoder import PromptEncoder, shared_encoder
-from ...request import GenerationRequest
-from ..base import Family, register
+from ...request import GenerationRequest, image_generators
+from ..base import EvalSetup, Family, ImageFormat, register
+from .model import build
 from .samplers import make_sampler
-from .schedule import NoiseSchedule, ScheduleConfig
-from .unet import UNet, UNetConfig
-
-
-def build(config: dict) -> tuple[UNet, NoiseSchedule]:
-    unet_cfg = UNetConfig.from_dict(config.get("unet", {}))
-    schedule = NoiseSchedule(ScheduleConfig(**config.get("schedule", {})))
-    return UNet(unet_cfg), schedule
-
-
-def diffusion_loss(model: UNet, schedule: NoiseSchedule, x0: torch.Tensor, cond: torch.Tensor | None,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
-    """Simple DDPM objective: MSE between the true and the predicted noise at a uniform timestep."""
-    t = torch.randint(0, schedule.num_train_timesteps, (x0.shape[0],), device=x0.device, generator=generator)
-    noise = torch.randn(x0.shape, device=x0.device, generator=generator)
-    eps = model(schedule.q_sample(x0, t, noise), t, cond)
-    return torch.nn.functional.mse_loss(eps.float(), noise)
 
 
 @register
@@ -47,24 +30,26 @@ class DiffusionFamily(Family):
         weights = checkpoint.group("ema") or checkpoint.group("model")
         ckpt_io.load_state(self.model, weights, checkpoint.path.name)
         self.model.to(device).eval()
-        self.encoder = encoder or shared_encoder()
-
-    @classmethod
-    def from_checkpoint(cls, path: Path, device: str = "cpu", encoder: PromptEncoder | None = None):
-        return cls(ckpt_io.load(path, family=cls.name), device, encoder)
+        self._encoder = encoder
 
     @property
-    def image_size(self) -> tuple[int, int]:
-        s = self.model.config.image_size
-        return s, s
+    def encoder(self) -> PromptEncoder | None:
+        if self.conditional and self._encoder is None:
+            self._encoder = shared_encoder()
+        return self._encoder if self.conditional else None
 
     @property
-    def channels(self) -> int:
-        return self.model.config.in_channels
+    def image_format(self) -> ImageFormat:
+        c = self.model.config
+        return ImageFormat(c.image_size, c.image_size, c.in_channels, "rgb" if c.in_channels == 3 else "grey")
 
     @property
     def conditional(self) -> bool:
         return self.model.config.cond_dim > 0
+
+    def eval_setup(self, *, steps: int = 50, sampler: str = "", guidance: float = 3.0) -> EvalSetup:
+        req = self.default_request().with_(steps=steps, sampler=sampler or "ddim", guidance=guidance)
+        return EvalSetup(req, {"sampler": req.sampler, "steps": steps, "guidance": guidance})
 
     @classmethod
     def train_task(cls, dataset: str, **options):
@@ -91,8 +76,7 @@ class DiffusionFamily(Family):
         e_c, e_u = both.chunk(2)
         return e_u + guidance * (e_c - e_u)
 
-    def sample(self, request: GenerationRequest, *, want_noisy: bool = False) -> Iterator[Frame]:
-        req = self.checked(request)
+    def frames(self, req: GenerationRequest, init: np.ndarray | None, want_noisy: bool) -> Iterator[Frame]:
         n = req.batch_size
         cond = uncond = None
         if self.conditional:
@@ -104,15 +88,15 @@ class DiffusionFamily(Family):
         sampler.set_timesteps(req.steps)
         c = self.model.config
         shape = (c.in_channels, c.image_size, c.image_size)
-        gens = [torch.Generator().manual_seed(req.seed + i) for i in range(n)]
+        gens = image_generators(req.seed, n)
         start = 0
         if req.init_image:
             # SDEdit (Meng et al. 2022): noise the input to the level of the strength's timestep, then
             # run the rest of the schedule; strength 0 runs no step and returns the input itself.
-            x0 = self.init_tensor(req.init_image).expand(n, -1, -1, -1)
+            x0 = to_signed(init[None]).to(self.device).expand(n, -1, -1, -1)
             start = len(sampler.timesteps) - round(req.strength * len(sampler.timesteps))
             if start == len(sampler.timesteps):
-                yield Frame(1, 1, to_uint8(x0), final=True)
+                yield Frame(1, 1, from_signed(x0), final=True)
                 return
             t0 = torch.full((n,), sampler.timesteps[start], dtype=torch.long, device=self.device)
             x = self.schedule.q_sample(x0, t0, self._noise(gens, shape))
@@ -128,24 +112,5 @@ class DiffusionFamily(Family):
                 noise = self._noise(gens, shape)
             out = sampler.step(e, i, x, noise)
             x = out.prev_sample
-            yield Frame(k + 1, total, to_uint8(x if last else out.pred_x0),
-                        to_uint8(x) if want_noisy else None, final=last)
-
-    def init_tensor(self, h: str) -> torch.Tensor:
-        """The stored input image as the model's (1, C, H, W) in [-1, 1]."""
-        from ....store.inputs import load_input
-
-        c = self.model.config
-        image = load_input(h)
-        if image.shape != (c.image_size, c.image_size, c.in_channels):
-            raise StudioError(f"The input image is {image.shape[1]}x{image.shape[0]} with {image.shape[2]} channel(s); "
-                              f"{self.checkpoint.id} works on {c.image_size}x{c.image_size} with {c.in_channels}: "
-                              "drop the image again with this model selected.")
-        return (torch.from_numpy(image.copy()).float().permute(2, 0, 1)[None] / 127.5 - 1.0).to(self.device)
-
-    def generate(self, request: GenerationRequest) -> np.ndarray:
-        """Run to the end and return the final (B, H, W, C) images."""
-        frame = None
-        for frame in self.sample(request):
-            pass
-        return frame.preview
+            yield Frame(k + 1, total, from_signed(x if last else out.pred_x0),
+                        from_signed(x) if want_noisy else None, final=last)

@@ -6,10 +6,10 @@ import torch
 
 from ...data import fashion_mnist
 from ...data.batches import CaptionTable, captioned_batches
-from ...device import to_uint8
+from ...pixels import from_signed, to_signed
 from ...prompt.encoder import PromptEncoder
 from ...training.trainer import TrainTask
-from .family import build, diffusion_loss
+from .model import build, diffusion_loss
 from .samplers import DDIMSampler
 from .schedule import ScheduleConfig
 from .unet import UNetConfig
@@ -33,7 +33,7 @@ def preview_grid(model, schedule, conds: torch.Tensor, steps: int = 20, guidance
             e_c, e_u = model(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([conds, torch.zeros_like(conds)])).chunk(2)
             x = sampler.step(e_u + guidance * (e_c - e_u), i, x).prev_sample
     model.train(was_training)
-    return to_uint8(x)
+    return from_signed(x)
 
 
 def fashion_mnist_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: int = 128,
@@ -85,7 +85,7 @@ def shapes_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: 
 
     def batches():
         for images, texts in shapes_batches(batch_size, seed):
-            x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+            x = to_signed(images)
             cond = torch.stack([table[t] for t in texts])
             cond[torch.rand(len(texts), generator=g) < p_uncond] = 0.0
             yield x.to(device), cond.to(device)

@@ -3,14 +3,12 @@ latent panel steers z along shipped directions: attribute boundaries found by a 
 (InterFaceGAN) on the Faces model, principal directions of the first layer (GANSpace) otherwise."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from ... import checkpoint as ckpt_io
-from ...device import to_uint8
 from ...latent_space.family import LatentFamily, basis_from_checkpoint, map_from_checkpoint
+from ...pixels import from_signed
 from ..base import register
 from .model import GANConfig, Generator
 
@@ -19,7 +17,7 @@ from .model import GANConfig, Generator
 class GANFamily(LatentFamily):
     name = "gan"  # label, controls and samplers come from its CATALOG entry
 
-    def __init__(self, checkpoint: ckpt_io.Checkpoint, device: str = "cpu") -> None:
+    def __init__(self, checkpoint: ckpt_io.Checkpoint, device: str = "cpu", **_ignored) -> None:
         super().__init__(checkpoint, device)
         try:
             cfg = GANConfig.from_dict(checkpoint.config.get("gan", {}))
@@ -29,13 +27,9 @@ class GANFamily(LatentFamily):
         self.generator = Generator(cfg)
         ckpt_io.load_state(self.generator, checkpoint.group("ema"), checkpoint.path.name)
         self.generator.to(device).eval()
-        self.basis = basis_from_checkpoint(checkpoint, cfg.z_dim)
-        self.latent_map = map_from_checkpoint(checkpoint)
+        self._basis = basis_from_checkpoint(checkpoint, cfg.z_dim)
+        self._latent_map = map_from_checkpoint(checkpoint)
         self._basis_kind = checkpoint.config.get("latent_basis_kind", "axes")
-
-    @classmethod
-    def from_checkpoint(cls, path: Path, device: str = "cpu", **_ignored):
-        return cls(ckpt_io.load(path, family=cls.name), device)
 
     @classmethod
     def train_task(cls, dataset: str, **options):
@@ -50,10 +44,16 @@ class GANFamily(LatentFamily):
         return self._basis_kind
 
     @property
+    def capabilities(self) -> frozenset[str]:
+        """Attribute sliders only where a classifier found them (the Faces model)."""
+        caps = self.info.capabilities
+        return caps if self._basis_kind.startswith("attributes") else caps - {"attributes"}
+
+    @property
     def latent_dim(self) -> int:
         return self.config.z_dim
 
     @torch.no_grad()
     def decode(self, z: np.ndarray, prompt: str = "") -> np.ndarray:
         """(N, D) or (D,) latents -> (N, H, W, C) uint8. The prompt is ignored: this GAN is unconditional."""
-        return to_uint8(self.generator(torch.from_numpy(self.check_latent(z)).to(self.device)))
+        return from_signed(self.generator(torch.from_numpy(self.check_latent(z)).to(self.device)))

@@ -8,10 +8,10 @@ import torch
 
 from ...data import fashion_mnist
 from ...data.batches import captioned_batches
-from ...device import to_uint8
 from ...errors import StudioError
 from ...latent_space.basis import LatentBasis
 from ...latent_space.family import basis_tensors, prior_latents
+from ...pixels import from_signed
 from ...training.trainer import TrainTask
 from .model import GAN, GANConfig, discriminator_loss, generator_loss
 
@@ -71,7 +71,7 @@ def attribute_directions(generator, classifier, z_dim: int, n: int = 6000, seed:
     generator.eval()
     device = next(generator.parameters()).device
     z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed)).numpy()
-    images = np.concatenate([to_uint8(generator(torch.from_numpy(z[s:s + 500]).to(device)))
+    images = np.concatenate([from_signed(generator(torch.from_numpy(z[s:s + 500]).to(device)))
                              for s in range(0, n, 500)])
     generator.train(was)
     _, preds = classifier.embed(images)
@@ -145,7 +145,7 @@ def gan_task(dataset: str, *, batch_size: int = 64, data_dir: str | None = None,
 
     @torch.no_grad()
     def samples(ema: GAN) -> np.ndarray:
-        return to_uint8(ema.generator.eval()(fixed.to(next(ema.parameters()).device)))
+        return from_signed(ema.generator.eval()(fixed.to(next(ema.parameters()).device)))
 
     def finalize(ema: GAN) -> dict[str, torch.Tensor]:
         pcs = ganspace(ema.generator, z_dim)

@@ -4,21 +4,15 @@ binarised once with a fixed seed (so every evaluation sees the same binary image
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
+from ...binary import binarize
 from ...data import fashion_mnist
 from ...errors import StudioError
-
-Progress = Callable[[str, int, int], None]
-
-
-def binarize(images: np.ndarray, seed: int = 0) -> torch.Tensor:
-    """(N, 28, 28) uint8 -> (N, 1, 28, 28) {0, 1}: each pixel on with probability intensity/255."""
-    p = torch.from_numpy(np.array(images, dtype=np.float32) / 255.0).unsqueeze(1)
-    return torch.bernoulli(p, generator=torch.Generator().manual_seed(seed))
+from ...events import Progress
+from ...pixels import to_unit
 
 
 @torch.no_grad()
@@ -27,18 +21,17 @@ def likelihood(family, data_dir: str | None = None, *, k: int = 100, limit: int 
     """ELBO, IWAE-k NLL (nats per image and bits per dimension) and reconstruction error.
 
     ``family`` is a loaded VAEFamily; a conditional model is scored given each image's class prompt."""
-    from .train import class_conditions
+    from ...data.batches import class_conditions
 
     if k < 1:
         raise StudioError("k must be at least 1.")
-    if family.image_size != (28, 28) or family.channels != 1:
-        h, w = family.image_size
-        raise StudioError(f"{family.checkpoint.id} makes {h}x{w} images with {family.channels} channel(s); "
+    if family.image_format.shape != (28, 28, 1):
+        raise StudioError(f"{family.checkpoint.id} makes {family.image_format.describe()} images; "
                           "its likelihood can only be measured on data of that shape, not on Fashion-MNIST.")
     model, device = family.model, family.device
     test = fashion_mnist.load("test", data_dir, limit=limit)
     x_bin = binarize(test.images, seed)
-    x_gray = torch.from_numpy(np.array(test.images, dtype=np.float32) / 255.0).unsqueeze(1)
+    x_gray = to_unit(test.images)
     cond = class_conditions(family.encoder, test.labels) if family.conditional else None
     g = torch.Generator(device=device).manual_seed(seed)
     report = progress or (lambda stage, done, total: None)

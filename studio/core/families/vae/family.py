@@ -2,8 +2,6 @@
 latent panel decodes hand-set vectors, encodes dropped images and walks between latents."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
@@ -17,25 +15,16 @@ from ...latent_space.family import (  # noqa: F401
     map_from_checkpoint,
     prior_latents,
 )
+from ...pixels import from_unit, to_unit
 from ...prompt.encoder import PromptEncoder
 from ..base import PromptConditioned, register
 from .model import VAE, VAEConfig
 
 
-def to_unit(images: np.ndarray) -> torch.Tensor:
-    """(B, H, W, C) or (B, H, W) uint8 -> (B, C, H, W) float in [0, 1], the VAE's data range."""
-    x = torch.from_numpy(np.array(images, dtype=np.float32)) / 255.0
-    return x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
-
-
-def from_unit(x: torch.Tensor) -> np.ndarray:
-    """(B, C, H, W) in [0, 1] -> (B, H, W, C) uint8."""
-    return (x.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
 @register
 class VAEFamily(PromptConditioned, LatentFamily):
     name = "vae"  # label, controls and samplers come from its CATALOG entry
+    eval_sampler = "prior -> decoder mean"
 
     def __init__(self, checkpoint: ckpt_io.Checkpoint, device: str = "cpu",
                  encoder: PromptEncoder | None = None) -> None:
@@ -49,12 +38,8 @@ class VAEFamily(PromptConditioned, LatentFamily):
         self.model.to(device).eval()
         self.config = cfg
         self._encoder = encoder
-        self.basis = basis_from_checkpoint(checkpoint, cfg.latent_dim)
-        self.latent_map = map_from_checkpoint(checkpoint)
-
-    @classmethod
-    def from_checkpoint(cls, path: Path, device: str = "cpu", encoder: PromptEncoder | None = None):
-        return cls(ckpt_io.load(path, family=cls.name), device, encoder)
+        self._basis = basis_from_checkpoint(checkpoint, cfg.latent_dim)
+        self._latent_map = map_from_checkpoint(checkpoint)
 
     @classmethod
     def train_task(cls, dataset: str, **options):
@@ -69,6 +54,12 @@ class VAEFamily(PromptConditioned, LatentFamily):
     def latent_dim(self) -> int:
         return self.config.latent_dim
 
+    def likelihood(self, data_dir: str | None = None, **options) -> dict:
+        """ELBO, importance-weighted NLL and reconstruction error on binarised Fashion-MNIST."""
+        from .eval import likelihood
+
+        return likelihood(self, data_dir, **options)
+
     # --- decoding and encoding ------------------------------------------------------------------
     @torch.no_grad()
     def decode(self, z: np.ndarray, prompt: str = "") -> np.ndarray:
@@ -80,8 +71,9 @@ class VAEFamily(PromptConditioned, LatentFamily):
     def encode(self, images: np.ndarray, prompt: str = "") -> np.ndarray:
         """(N, H, W, C) uint8 in the model's size and channels -> (N, D) posterior means."""
         x = to_unit(images).to(self.device) if np.ndim(images) in (3, 4) else None
-        if x is None or tuple(x.shape[1:]) != (self.channels, *self.image_size):
-            raise StudioError(f"Expected {self.image_size[0]}x{self.image_size[1]} images with {self.channels} "
-                              f"channel(s), got {tuple(np.shape(images))}.")
+        f = self.image_format
+        if x is None or tuple(x.shape[1:]) != (f.channels, f.height, f.width):
+            raise StudioError(f"Expected {f.width}x{f.height} images with {f.channels} channel(s), "
+                              f"got {tuple(np.shape(images))}.")
         mu, _ = self.model.encode(x, self._cond(prompt, len(x)))
         return mu.float().cpu().numpy()

@@ -6,27 +6,20 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ...binary import binarized
 from ...data import fashion_mnist
-from ...data.batches import CaptionTable, captioned_batches
-from ...errors import DatasetMissingError
+from ...data.batches import CaptionTable, captioned_batches, class_conditions
+from ...errors import DatasetMissingError, StudioError
 from ...latent_space.basis import LatentBasis
-from ...latent_space.family import basis_tensors
+from ...latent_space.family import basis_tensors, prior_latents
+from ...pixels import from_unit, to_unit
 from ...prompt.encoder import PromptEncoder
 from ...training.trainer import TrainTask
-from .family import from_unit, prior_latents, to_unit
 from .model import VAE, VAEConfig
 
 AXES_UP_TO = 8  # latents up to this size get one slider per axis; larger ones get principal directions
 MAX_DIRECTIONS = 16
 MAP_POINTS = 2000
-
-
-def class_conditions(encoder: PromptEncoder | None, labels: np.ndarray) -> torch.Tensor | None:
-    """Each image's class prompt ("a sneaker"...), the fixed condition used to encode and evaluate."""
-    if encoder is None:
-        return None
-    table = encoder.encode([syns[0] for syns in fashion_mnist.SYNONYMS])
-    return table[torch.as_tensor(labels, dtype=torch.long)]
 
 
 @torch.no_grad()
@@ -56,18 +49,12 @@ def latent_extras(model: VAE, basis_images: np.ndarray, basis_cond: torch.Tensor
     return out
 
 
-def binarized(batches, seed: int):
-    """Map batches in [-1, 1] to fresh Bernoulli samples with the pixel intensity as probability."""
-    g = torch.Generator().manual_seed(seed + 1)
-    for x, cond in batches:
-        p = ((x + 1) / 2).clamp(0, 1)
-        yield torch.bernoulli(p.cpu(), generator=g).to(x.device), cond
-
-
 def fashion_mnist_task(encoder: PromptEncoder | None = None, *, latent_dim: int = 2, beta: float = 1.0,
                        captions: bool = False, batch_size: int = 128, data_dir: str | None = None,
                        limit: int | None = None, device: str = "cpu", seed: int = 0, p_uncond: float = 0.1,
                        hidden: tuple[int, int] = (32, 64), fc_dim: int = 256, command: str = "") -> TrainTask:
+    if latent_dim < 1 or beta < 0:
+        raise StudioError("The latent size must be at least 1 and the KL weight beta must not be negative.")
     split = fashion_mnist.load("train", data_dir, limit=limit)
     if captions and encoder is None:
         raise ValueError("a conditional VAE needs the prompt encoder")

@@ -1,0 +1,24 @@
+"""How the shipped autoregressive models (and the VQ-VAE tokenizer the transformer writes codes of)
+were trained (read by ``genstudio train pixelcnn|vqvae|ar-transformer``; see
+studio.core.training.recipes). Torch-free: data only.
+
+The transformer is trained over a tokenizer file (``--tokenizer
+resources/tokenizers/vqvae-fmnist.safetensors`` for the shipped one), given on the command line."""
+from ...training.recipes import Recipe
+
+RECIPES = (
+    # genstudio train pixelcnn --steps 5000
+    Recipe("pixelcnn-fmnist", "autoregressive", "fashion-mnist", "Gated PixelCNN on binarised Fashion-MNIST",
+           "pixelcnn", {"arch": "pixelcnn", "channels": 32, "layers": 7, "head": 64, "captions": True},
+           steps=5000, batch_size=64, lr=2e-3, precision="bf16", prompts=True),
+    # genstudio train vqvae (its codes average badly: dead codes are restarted in place, so no EMA)
+    Recipe("vqvae-fmnist", "autoregressive", "fashion-mnist", "VQ-VAE tokenizer of binarised Fashion-MNIST",
+           "vqvae", {"codes": 128, "code_dim": 32, "hidden": 64}, steps=3000, batch_size=128, lr=1e-3,
+           precision="fp32", ema_decay=0.0),
+    # genstudio train ar-transformer --tokenizer resources/tokenizers/vqvae-fmnist.safetensors --steps 3000
+    #   --batch-size 64 --dim 192 --layers 4 --heads 4
+    Recipe("ar-transformer-fmnist", "autoregressive", "fashion-mnist",
+           "Image transformer over VQ-VAE codes of Fashion-MNIST", "ar-transformer",
+           {"arch": "transformer", "dim": 192, "layers": 4, "heads": 4, "captions": True},
+           steps=3000, batch_size=64, lr=1e-3, precision="bf16", prompts=True),
+)
