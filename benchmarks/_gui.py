@@ -25,20 +25,43 @@ def make_window(checkpoint: str, family: str = "diffusion"):
 
 
 def run_job(window, request, on_tick=None) -> float:
-    """Submit ``request`` through the controller and wait for it; seconds from submit to result."""
+    """Submit ``request`` through the controller and wait for its end; seconds from submit to result."""
     loop = QEventLoop()
-    done = {}
-    window.controller.jobFinished.connect(lambda _id, r: (done.setdefault("r", r), loop.quit()))
-    window.controller.jobFailed.connect(lambda _id, msg: (done.setdefault("error", msg), loop.quit()))
+    done: dict = {}
+
+    def on_event(ev) -> None:
+        if ev.job != done.get("id"):
+            return
+        if ev.kind == "result":
+            done["r"] = ev.result
+        elif ev.kind == "error":
+            done["error"] = ev.message
+        if ev.ends:
+            loop.quit()
+
+    window.controller.event.connect(on_event)
     t0 = time.perf_counter()
-    window.controller.submit(request)
+    done["id"] = window.controller.submit(request)
     loop.exec()
     elapsed = time.perf_counter() - t0
-    window.controller.jobFinished.disconnect()
-    window.controller.jobFailed.disconnect()
+    window.controller.event.disconnect(on_event)
     if "error" in done:
         raise SystemExit(done["error"])
     return elapsed
+
+
+def run_on_model_thread(window, work):
+    """Run ``work()`` on the studio's model thread (where its jobs run: torch keeps one OpenMP team per
+    calling thread, so timing on the GUI thread would compare two thread setups); its return value."""
+    loop, out = QEventLoop(), {}
+
+    def job(j):
+        out["value"] = work()
+        yield None
+
+    window.controller.post(job, lambda ev: loop.quit() if ev.ends else None)
+    loop.exec()
+    return out["value"]
 
 
 def wait_for(condition, timeout: float = 120.0, poll_ms: int = 1) -> None:
@@ -67,4 +90,4 @@ def wait_for(condition, timeout: float = 120.0, poll_ms: int = 1) -> None:
         raise SystemExit("timed out waiting for the window")
 
 
-__all__ = ["make_window", "run_job", "wait_for", "QTimer"]
+__all__ = ["make_window", "run_job", "run_on_model_thread", "wait_for", "QTimer"]

@@ -80,8 +80,12 @@ def main() -> None:
         slider_latency(window, 20)  # warm up
         for label in ("idle", "while diffusion runs (batch 16)"):
             if label != "idle":
+                started = []
+                on_frame = (lambda ev: started.append(ev) if ev.kind == "frame" else None)
+                window.controller.event.connect(on_frame)
                 window.controller.submit(busy_request)
-                wait_for(lambda: window.controller.busy and window.controller._job["t_first"] is not None)
+                wait_for(lambda: bool(started))  # sampling, not loading
+                window.controller.event.disconnect(on_frame)
             lat = slider_latency(window, args.moves)
             if label != "idle":
                 window.controller.cancel()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 
 from studio.core.catalog import CATALOG
 from studio.core.errors import StudioError
@@ -15,6 +16,7 @@ from studio.store.pngmeta import read_settings
 from studio.store.registry import load_model, scan
 from tests.families import toy
 from tests.families.contract import FamilyContract
+from tests.ui.jobs import frames_of, run
 
 TOY_ID = "toy-pattern"
 
@@ -117,6 +119,18 @@ def test_the_window_opens_on_the_toy_and_its_latent_panel_loads_it(qtbot, tiny_t
         qtbot.waitUntil(lambda: bool(loaded or exceptions), timeout=60_000)
     assert not exceptions, "\n".join(str(e[1]) for e in exceptions)
     assert isinstance(loaded[0], toy.ToyFamily)
+    # The panels follow its declaration: the latent docks (decode), no image-to-image row, no sampler.
+    assert window.docks["Latent"].isVisible() and window.latent.panel.basis is not None
+    assert not window.controls.form.isRowVisible(window.controls.ROWS.index("img2img"))
+
+    # Generate through the window: the result, resolved by the worker, lands in the gallery.
+    frames = frames_of(window)
+    result = run(qtbot, window, lambda: qtbot.mouseClick(window.controls.generate_button, Qt.MouseButton.LeftButton))
+    assert result.request.family == "toy" and result.request.checkpoint_hash == load_model(TOY_ID).checkpoint.sha256
+    assert result.images.shape[1:] == (8, 8, 1) and len(frames) >= 1 and frames[-1].final
+    item = window.store.items()[0]
+    assert item.request == result.request
+    assert np.array_equal(load_model(TOY_ID).generate(item.request), result.images)
 
 
 # --- the contract bites: each broken toy fails the rule it breaks -----------------------------------
