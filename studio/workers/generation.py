@@ -74,7 +74,6 @@ class GenerationController(QObject):
         self._models: dict[str, object] = {}
         self._models_lock = threading.Lock()
         self._current: str | None = None
-        self._aux: dict[str, Callable[[JobEvent], None]] = {}  # helper job id -> its handler
         self._closed = False
 
     # --- public API (GUI thread) ----------------------------------------------------------------
@@ -132,9 +131,7 @@ class GenerationController(QObject):
     def post(self, work: Work, on_event: Callable[[JobEvent], None]) -> str:
         """Run a helper job on the model thread, between the steps of a running job; its events go to
         ``on_event`` (GUI thread), not to ``event``. Its work may call ``model(checkpoint)``."""
-        job_id = uuid.uuid4().hex
-        self._aux[job_id] = on_event
-        return self.runner.post(work, job_id=job_id, priority=URGENT)
+        return self.runner.post(work, priority=URGENT, on_event=on_event)
 
     def model(self, checkpoint: str):
         """The loaded model (a Family) for ``checkpoint``, loading it on first use. Model thread only."""
@@ -216,12 +213,6 @@ class GenerationController(QObject):
         return ended
 
     def _route(self, ev: JobEvent) -> None:
-        handler = self._aux.get(ev.job)
-        if handler is not None:
-            if ev.ends:
-                del self._aux[ev.job]
-            handler(ev)
-            return
         if ev.kind == "queued":
             self.queueChanged.emit()
         self.event.emit(ev)

@@ -77,6 +77,7 @@ class JobRunner(QObject):
         self._cond = threading.Condition()
         self._pending: dict[Hashable, Job] = {}
         self._running: list[Job] = []  # the job running, and the urgent ones nested in it
+        self._handlers: dict[str, Callable[[JobEvent], None]] = {}  # job id -> the callback its events go to
         self._seq = itertools.count()
         self._stopping = False
         # A daemon thread, not a QThread: one left running by a test never aborts the interpreter.
@@ -85,13 +86,16 @@ class JobRunner(QObject):
 
     # --- any thread -----------------------------------------------------------------------------
     def post(self, work: Work, *, job_id: str | None = None, key: Hashable | None = None, priority: int = 0,
-             tag: str = "") -> str:
+             tag: str = "", on_event: Callable[[JobEvent], None] | None = None) -> str:
         """Queue ``work``; lower ``priority`` runs first (and between the steps of a less urgent job).
+        Its events go to ``on_event`` (on the GUI thread) when given, else to ``event``.
         After ``shutdown`` it is ignored: the window is closing, and nobody would see the result."""
         job_id = job_id or uuid.uuid4().hex
         with self._cond:
             if self._stopping:
                 return job_id
+            if on_event is not None:
+                self._handlers[job_id] = on_event
             key = job_id if key is None else key
             self._pending[key] = Job(job_id, work, priority, key, tag, next(self._seq))
             self._cond.notify()
@@ -112,6 +116,8 @@ class JobRunner(QObject):
     def drop_pending(self) -> None:
         """Forget every job not started yet (they emit nothing)."""
         with self._cond:
+            for job in self._pending.values():
+                self._handlers.pop(job.id, None)
             self._pending.clear()
 
     @property
@@ -129,6 +135,7 @@ class JobRunner(QObject):
         with self._cond:
             self._stopping = True
             self._pending.clear()
+            self._handlers.clear()
             for job in self._running:
                 job.cancel_flag.set()
             self._cond.notify_all()
@@ -213,4 +220,9 @@ class JobRunner(QObject):
     # --- the GUI thread ---------------------------------------------------------------------------------
     @Slot(object)
     def _deliver(self, ev: JobEvent) -> None:
-        self.event.emit(ev)
+        with self._cond:
+            handler = self._handlers.pop(ev.job, None) if ev.ends else self._handlers.get(ev.job)
+        if handler is not None:
+            handler(ev)
+        else:
+            self.event.emit(ev)

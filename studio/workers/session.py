@@ -10,7 +10,7 @@ signals below report. Which family may do what is read from the catalog's declar
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,14 +59,12 @@ class StudioSession(QObject):
         super().__init__(parent)
         self.store, self.generation = store, generation
         self.writer = JobRunner("gallery-writer", self)  # PNG encoding and SQLite off the GUI thread
-        self.writer.event.connect(self._io_event)
         self.last_result: JobResult | None = None
         self.input: InputImage | None = None
         self._pinned_hash: tuple[str, str] | None = None  # (checkpoint id, hash) of restored settings
         # Redraws of restored settings, kept while their seed is: Generate then reproduces that image.
         self._redraws: tuple[int, tuple] = (-1, ())
         self._sweep: dict | None = None  # job ids of a running prompt sweep, and their images
-        self._io: dict[str, Callable[[JobEvent], None]] = {}  # writer job id -> its handler
         generation.event.connect(self._on_generation)
         # The panels' own emits (slider moves, an interpolation playing) need the guard too.
         self._guard = QTimer(self, interval=1000)
@@ -179,7 +177,7 @@ class StudioSession(QObject):
             # A missing input is said when Generate needs it, not now; a newer input wins.
             if ev.kind == "result" and self.input is not None and self.input.hash == h:
                 self._set_input(ev.result)
-        self._post_io(work, loaded)
+        self.writer.post(work, on_event=loaded)
 
     def clear_input(self) -> None:
         self._set_input(None)
@@ -208,17 +206,7 @@ class StudioSession(QObject):
                     self.message.emit(said.format(ids=", ".join(str(item.id) for item in ev.result)), False)
             elif ev.kind == "error":
                 self.message.emit(f"The image could not be saved to the gallery: {ev.message}", True)
-        return self._post_io(work, written)
-
-    def _post_io(self, work: Callable[[Job], Iterator[JobEvent]], on_event: Callable[[JobEvent], None]) -> str:
-        job_id = self.writer.post(work)
-        self._io[job_id] = on_event
-        return job_id
-
-    def _io_event(self, ev: JobEvent) -> None:
-        handler = self._io.pop(ev.job, None) if ev.ends else self._io.get(ev.job)
-        if handler is not None:
-            handler(ev)
+        return self.writer.post(work, on_event=written)
 
     # --- generation results ---------------------------------------------------------------------------
     def _on_generation(self, ev: JobEvent) -> None:

@@ -53,6 +53,16 @@ def test_every_job_ends_exactly_once_in_order(qtbot, runner, collect):
     assert [e.job for e in events if e.ends] == ids, "jobs of one priority run in the order posted"
 
 
+def test_a_job_posted_with_its_own_callback_reports_there_only(qtbot, runner, collect):
+    events, own = collect(runner.event), []
+    mine = runner.post(steps(2), on_event=own.append)
+    other = runner.post(steps(1))
+    qtbot.waitUntil(lambda: runner.idle and len(own) == 3 and any(e.ends for e in events), timeout=WAIT)
+    assert [e.kind for e in own] == ["progress", "progress", "done"] and {e.job for e in own} == {mine}
+    assert kinds(events, other) == ["progress", "done"] and not kinds(events, mine)
+    assert mine not in runner._handlers, "the callback is forgotten once its job ends"
+
+
 def test_newer_request_with_the_same_key_replaces_one_not_started(qtbot, runner, collect):
     gate = threading.Event()
     events = collect(runner.event)
