@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # recorded on model cards as the command that reproduces them
+    from ..store.paths import clean_user_tmp
+
+    clean_user_tmp()  # what a crashed run (or window) left half-written
     try:
         return args.func(args)
     except StudioError as e:

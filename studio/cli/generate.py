@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..core.catalog import CATALOG, families_that
 from ..core.errors import StudioError
+from .outputs import MAX_SCALE
 
-DEFAULT_CHECKPOINT = "diffusion-fmnist"
+DEFAULT_FAMILY = "diffusion"  # without --family or --checkpoint: its first checkpoint, diffusion-fmnist
 
 
 def _samplers_help() -> str:
@@ -22,8 +22,10 @@ def add_generate(subparsers) -> None:
     g.add_argument("--prompt", default="", help="what to draw; empty samples unconditionally; "
                    "'a sneaker::0.7 | a sandal::0.3' blends prompts with those weights")
     g.add_argument("--negative-prompt", default="", help="what to steer away from")
-    g.add_argument("--family", help="only accept a checkpoint of this family")
-    g.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="checkpoint id or .safetensors path")
+    g.add_argument("--family", help="only accept a checkpoint of this family; without --checkpoint, use its "
+                   "first installed checkpoint (the shipped one, as the studio does)")
+    g.add_argument("--checkpoint", help=f"checkpoint id or .safetensors path (default: the first installed "
+                   f"checkpoint of --family, else of {DEFAULT_FAMILY})")
     g.add_argument("--steps", type=int, default=50)
     g.add_argument("--sampler", help="the model's sampler; " + _samplers_help())
     g.add_argument("--eta", type=float, default=0.0, help="DDIM stochasticity (0 deterministic, 1 = DDPM)")
@@ -43,8 +45,13 @@ def add_generate(subparsers) -> None:
     g.add_argument("--strength", type=float, default=0.6,
                    help="with --init-image: how far to noise it (0 keeps it, 1 ignores it)")
     g.add_argument("--num", type=int, default=1, help="how many images")
-    g.add_argument("--grid", action="store_true", help="write one grid image instead of N files")
-    g.add_argument("--out", required=True, help="a .png file, or a folder with --num N")
+    g.add_argument("--grid", action="store_true", help="also write one grid of all the images at the end: "
+                   "--out grid.png puts the images in the folder grid/ beside it, --out FOLDER adds FOLDER/grid.png")
+    g.add_argument("--out", required=True, help="a .png file, or a folder with --num N (each image is written "
+                   "as soon as it is made)")
+    g.add_argument("--scale", type=int, default=1, help=f"enlarge the saved files N times (1..{MAX_SCALE}), "
+                   "each pixel an NxN block; the settings in a PNG reproduce the model's own output, so compare "
+                   "a reproduction scaled the same way (or every Nth pixel of the file)")
     g.add_argument("--device", default="auto")
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(func=_generate)
@@ -60,24 +67,25 @@ def _parse_latent(text: str | None) -> tuple[float, ...]:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from ..core.device import pick_device
-    from ..store.pngmeta import save_png
+    from ..core.request import MAX_SEED
     from ..store.registry import load_model
+    from .outputs import plan_output
 
     # Everything that can be refused without the model is refused before it loads.
-    out = Path(args.out)
-    single = args.num == 1 and out.suffix.lower() == ".png"
     if args.num < 1:
         raise StudioError("--num must be at least 1.")
-    if not args.grid and not single and out.suffix.lower() == ".png":
-        raise StudioError("--num N writes N files: give --out a folder (or add --grid for one image).")
+    if not 1 <= args.scale <= MAX_SCALE:
+        raise StudioError(f"--scale must be between 1 and {MAX_SCALE} (got {args.scale}).")
+    if 0 <= args.seed <= MAX_SEED < args.seed + args.num - 1:
+        raise StudioError(f"--seed {args.seed} with --num {args.num} runs past the largest seed, {MAX_SEED}.")
     latent = _parse_latent(args.latent)
     if latent and args.num != 1:
         raise StudioError("--latent makes exactly one image; leave out --num.")
+    plan = plan_output(args.out, args.num, args.grid)
 
-    model = load_model(args.checkpoint, pick_device(args.device), family=args.family)
+    checkpoint = args.checkpoint or _default_checkpoint(args.family, quiet=args.quiet)
+    model = load_model(checkpoint, pick_device(args.device), family=args.family)
     if latent:
         model.require("decode")
         if len(latent) != model.latent_dim:
@@ -100,25 +108,89 @@ def _generate(args: argparse.Namespace) -> int:
         truncation=args.truncation, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         init_image=init_hash, strength=args.strength)
     request = model.resolve(request)  # refused here, with the family's message, before anything is drawn
-
-    bar = tqdm(total=args.num, unit="img", leave=False, disable=args.quiet)
-    grid = []
-    if not (args.grid or single):
-        out.mkdir(parents=True, exist_ok=True)
-    # Each image is written as its batch is made, so a long run interrupted keeps what it has drawn.
-    for req, images in model.batches(request, args.num, init=init):
-        bar.update(len(images))
-        if args.grid:
-            grid.append(images)
-            continue
-        for i, image in enumerate(images):
-            path = save_png(out if single else out / f"{req.seed}-{i:02d}.png", image, req, i)
-            tqdm.write(str(path), file=sys.stdout)
-    bar.close()
-    if args.grid:
-        import numpy as np
-
-        from ..core.images import save_grid
-
-        print(save_grid(np.concatenate(grid), out))
+    _load_text_encoder(model, request, quiet=args.quiet)
+    _write_images(model, request, args.num, init, plan, scale=args.scale, quiet=args.quiet)
     return 0
+
+
+def _default_checkpoint(family: str | None, *, quiet: bool) -> str:
+    """The checkpoint the studio would pick for ``family``: the first one listed (shipped ones first)."""
+    from ..store.registry import scan
+
+    family = family or DEFAULT_FAMILY
+    if family not in CATALOG:
+        raise StudioError(f"Unknown model family {family!r}; known: {', '.join(CATALOG)}.")
+    infos, _ = scan(family=family)
+    if not infos:
+        everything, _ = scan()
+        installed = ", ".join(f"{i.id} ({i.family})" for i in everything) or "none"
+        raise StudioError(f"No {family} checkpoint is installed (installed: {installed}); train one with "
+                          f"'genstudio train' or give --checkpoint.")
+    if not quiet:
+        print(f"checkpoint: {infos[0].id} (the first {family} checkpoint installed)", file=sys.stderr)
+    return infos[0].id
+
+
+def _load_text_encoder(model, request, *, quiet: bool) -> None:
+    """Load the sentence encoder now, if this request reads a prompt, so its loading (seconds) is
+    one line before the progress bar instead of bars of its own inside it."""
+    encoder = model.encoder
+    if encoder is None or not (request.prompt.strip() or request.negative_prompt.strip()):
+        return
+    encoder.load()
+    if not quiet:
+        print("loaded text encoder", file=sys.stderr)
+
+
+def _write_images(model, request, num: int, init, plan, *, scale: int, quiet: bool) -> None:
+    """Draw ``num`` images in batches and write each one (atomically) as soon as its batch is made,
+    so a run that is stopped keeps every image it finished; the grid, if asked, comes last."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from ..core.atomic import atomic_write
+    from ..core.images import grid, to_pil
+    from ..core.request import MAX_BATCH
+    from ..store.pngmeta import save_png
+    from .outputs import make_folder, upscale
+
+    for folder in plan.folders():
+        make_folder(folder)
+    n_batches = -(-num // MAX_BATCH)
+    bar = None
+    made: list[np.ndarray] = []
+    written = 0
+    try:
+        # The same seeds as Family.batches: image j of the run is image 0 of seed + j.
+        for start in range(0, num, MAX_BATCH):
+            req = request.with_(seed=request.seed + start, batch_size=min(MAX_BATCH, num - start))
+            last, frame = 0, None
+            for frame in model.sample(req, init=init):
+                if bar is None:  # the first frame says how many steps a batch takes
+                    bar = tqdm(total=frame.total * n_batches, unit=frame.unit, leave=False, disable=quiet)
+                bar.update(frame.step - last)
+                last = frame.step
+            if frame is None:
+                raise StudioError(f"{model.checkpoint.id} drew nothing for seed {req.seed}.")
+            images = frame.preview
+            for i, image in enumerate(images):
+                path = plan.image_path(req.seed, i)
+                try:
+                    save_png(path, upscale(image, scale), req, i)
+                except OSError as e:
+                    raise StudioError(f"Could not write {path}: {e.strerror or e} ({written} images were "
+                                      "written before it).") from None
+                written += 1
+                tqdm.write(str(path), file=sys.stdout)
+            if plan.grid is not None:
+                made.append(images)
+    finally:
+        if bar is not None:
+            bar.close()
+    if plan.grid is not None:
+        picture = to_pil(upscale(grid(np.concatenate(made)), scale))
+        try:
+            atomic_write(plan.grid, lambda p: picture.save(p, format="PNG"))
+        except OSError as e:
+            raise StudioError(f"Could not write the grid {plan.grid}: {e.strerror or e}.") from None
+        print(plan.grid)

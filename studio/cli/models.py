@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 
 def add_models(subparsers) -> None:
@@ -29,9 +28,17 @@ def _models(args: argparse.Namespace) -> int:
                               detail=True).to_text())
         return 0
     infos, problems = scan(family=args.family)
-    print(f"{'id':28} {'family':14} {'dataset':16} path")
-    for info in infos:
-        print(f"{info.id:28} {info.family:14} {info.dataset:16} {info.path}")
-    for msg in problems:
-        print(f"skipped: {msg}", file=sys.stderr)
+    print(_table(["id", "family", "dataset", "path"],
+                 [[i.id, i.family, i.dataset, str(i.path)] for i in infos]))
+    if problems:
+        print(f"\nbroken ({len(problems)}, skipped):")
+        print(_table(["id", "family", "reason"], [[b.id, b.family or "?", str(b)] for b in problems]))
     return 0
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    """Columns as wide as their longest entry (ids are the user's file names: any length); the last
+    column is not padded."""
+    rows = [header] + [[" ".join(c.split()) for c in r] for r in rows]  # one line per row, whatever the text
+    widths = [max(len(r[k]) for r in rows) for k in range(len(header) - 1)]
+    return "\n".join("  ".join([c.ljust(w) for c, w in zip(r, widths)] + [r[-1]]) for r in rows)

@@ -7,7 +7,12 @@ with the recipe's options spelt out, and the shared Trainer with its settings.""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
+import signal
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..core.errors import StudioError
@@ -152,6 +157,7 @@ def _run_options(args: argparse.Namespace) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)  # the initial weights: torch seeds itself afresh in every process otherwise
     return {"data_dir": args.data_dir, "limit": args.limit, "device": pick_device(args.device), "seed": args.seed,
             "command": "genstudio " + " ".join(shlex.quote(a) for a in args.argv)}
 
@@ -190,15 +196,47 @@ def _train(args: argparse.Namespace) -> int:
     return _run_trainer(_trainer(build_task(args, recipe), recipe, args), args)
 
 
+@contextlib.contextmanager
+def _stop_on_interrupt() -> Iterator[threading.Event]:
+    """The first Ctrl-C asks the trainer to stop after the step in progress (it saves its state); a
+    second one interrupts at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def first(signum, frame) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, restore)
+
+    previous = signal.signal(signal.SIGINT, first)
+    restore = previous if previous is not None else signal.default_int_handler
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, restore)
+
+
 def _run_trainer(trainer, args) -> int:
     from tqdm import tqdm
-
-    from ..core.images import save_grid
 
     bar = tqdm(total=trainer.cfg.steps, initial=trainer.step, unit="step", dynamic_ncols=True,
                disable=args.quiet)
     samples_dir = Path(args.out).with_suffix("").with_name(Path(args.out).stem + "-samples")
-    for ev in trainer.run():
+    with _stop_on_interrupt() as stop:
+        code = _report(trainer.run(stop=stop.is_set), bar, samples_dir, args)
+    return code
+
+
+def _report(events, bar, samples_dir: Path, args: argparse.Namespace) -> int:
+    from ..core.images import save_grid
+
+    for ev in events:
+        if ev.kind == "stopped":
+            bar.close()
+            print(f"stopped at step {ev.step}; saved its state in {ev.path} (run again with --resume to continue)",
+                  file=sys.stderr)
+            return 130
         if ev.kind == "step":
             bar.update(ev.step - bar.n)
             shown = {k: f"{v:.4g}" for k, v in ev.metrics.items() if k not in ("lr", "seconds")}

@@ -13,7 +13,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .atomic import atomic_write
-from .cards import FORMAT, card_path, read_card, write_card  # noqa: F401  (re-exported)
+from .cards import FORMAT, card_path, check_family_config, header_json, read_card, write_card  # noqa: F401
 from .errors import CheckpointError
 
 
@@ -67,24 +67,27 @@ def load(path: str | Path, family: str | None = None, device: str = "cpu") -> Ch
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"Checkpoint {path} does not exist.")
-    try:
-        from safetensors import safe_open
+    from safetensors import safe_open
 
+    try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-        tensors = load_file(str(path), device=device)
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"Checkpoint {path.name} is corrupt or truncated and cannot be read ({e}).") from e
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} is a safetensors file but not a Generative Studio checkpoint "
                               f"(format {meta.get('format')!r}, expected {FORMAT!r}).")
-    if family and meta.get("family") != family:
-        raise CheckpointError(f"{path.name} holds a {meta.get('family')} model, not a {family} model.")
+    if not meta.get("family"):
+        raise CheckpointError(f"{path.name} does not say which model family it holds.")
+    if family and meta["family"] != family:
+        raise CheckpointError(f"{path.name} holds a {meta['family']} model, not a {family} model.")
+    config = header_json(meta, "config", path.name)
+    extra = header_json(meta, "extra", path.name, default="{}")
+    check_family_config(meta["family"], config, path.name)  # before any model is built from it
     try:
-        config = json.loads(meta["config"])
-        extra = json.loads(meta.get("extra", "{}"))
-    except (KeyError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path.name} has a damaged architecture config: {e}") from e
+        tensors = load_file(str(path), device=device)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"Checkpoint {path.name} is corrupt or truncated and cannot be read ({e}).") from e
     return Checkpoint(path, meta["family"], config, tensors, read_card(path), extra)
 
 

@@ -36,7 +36,7 @@ class Frame:
 
 @dataclass
 class TrainEvent:
-    kind: str  # "step", "samples", "checkpoint", "eval", "done"
+    kind: str  # "step", "samples", "checkpoint", "eval", "stopped" (path: the saved state), "done"
     step: int
     total: int
     metrics: dict[str, float] = field(default_factory=dict)

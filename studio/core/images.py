@@ -70,37 +70,89 @@ def save_gif(frames: list[np.ndarray], path: str | Path, *, seconds: float = 3.0
     return path
 
 
+# What a user's file may be: raster formats only. Without ``formats=`` Pillow detects a file's format
+# by its content and would hand an EPS file (whatever its name) to Ghostscript.
+USER_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
+MAX_PIXELS = 64 * 1024 * 1024  # checked from the header, before any pixel is decoded
+MAX_ASPECT = 64  # a 100000x1 strip is no picture, and padding it to a square would be 10^10 pixels
+
+
+def open_user_image(path: str | Path, formats: tuple[str, ...] = USER_FORMATS) -> Image.Image:
+    """Open a file the user chose (a drop, ``--init-image``) as an image whose pixels are not yet
+    decoded; a StudioError for anything that is not a raster image (of ``formats``, a subset of
+    USER_FORMATS) of a sane size."""
+    from PIL import UnidentifiedImageError
+
+    from .errors import StudioError
+
+    name = Path(path).name or str(path)
+    try:
+        im = Image.open(path, formats=[f for f in formats if f in USER_FORMATS])
+    except FileNotFoundError:
+        raise StudioError(f"{name} does not exist.") from None
+    except IsADirectoryError:
+        raise StudioError(f"{name} is a folder, not an image.") from None
+    except PermissionError:
+        raise StudioError(f"{name} could not be opened: permission denied.") from None
+    except UnidentifiedImageError:
+        raise StudioError(f"{name} is not an image this studio can read ({', '.join(formats)}).") from None
+    except Image.DecompressionBombError:
+        raise StudioError(f"{name} is too large: images of up to {MAX_PIXELS // 2**20} megapixels "
+                          "can be used.") from None
+    except Exception as e:  # Pillow parsing damaged bytes raises many kinds: OSError, zlib.error, struct.error...
+        raise StudioError(f"{name} could not be read; the file may be damaged ({e}).") from None
+    w, h = im.size
+    problem = ""
+    if w < 1 or h < 1:
+        problem = f"{name} has no pixels ({w}x{h})."
+    elif w * h > MAX_PIXELS:
+        problem = (f"{name} is too large ({w}x{h}): images of up to {MAX_PIXELS // 2**20} megapixels "
+                   "can be used.")
+    elif max(w, h) > MAX_ASPECT * min(w, h):
+        problem = f"{name} is {w}x{h}, too long and thin to use (at most {MAX_ASPECT}:1)."
+    if problem:
+        im.close()
+        raise StudioError(problem)
+    return im
+
+
 def load_for_model(path: str | Path, size: int, channels: int, *, dark_background: bool = True
                    ) -> tuple[np.ndarray, str]:
     """Read any image file as a model input: (size, size, channels) uint8, plus a note of what was
     done to it. The image is padded to a square (not stretched) and resized; for data sets drawn
-    light-on-dark (Fashion-MNIST), an image whose border is mostly light is inverted to match."""
-    from PIL import ImageOps, UnidentifiedImageError
+    light-on-dark (Fashion-MNIST), an image whose border is mostly light is inverted to match.
+
+    The work is bounded by the output: the image is scaled down first and padded after, so a long
+    thin picture never becomes a huge square."""
+    from PIL import ImageOps
 
     from .errors import StudioError
 
-    try:
-        with Image.open(path) as im:
+    name = Path(path).name or str(path)
+    with open_user_image(path) as im:
+        original = max(im.size)  # what the note reports, whatever was reduced on the way
+        try:
+            im.draft("L" if channels == 1 else "RGB", (size, size))  # JPEG: decode at 1/2..1/8 scale
             im.load()
-            img = ImageOps.exif_transpose(im)
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise StudioError(f"{Path(path).name} is not an image this studio can read ({e}).") from e
+            img = _reduce(im, size)
+            img = ImageOps.exif_transpose(img)
+            img = _model_mode(img, channels, dark_background)
+        except Exception as e:  # as in open_user_image: any failure to decode the bytes is a damaged file
+            raise StudioError(f"{name} could not be read; the file may be damaged ({e}).") from None
     notes = []
-    if img.mode in ("RGBA", "LA", "P"):
-        img = img.convert("RGBA")
-        background = Image.new("RGBA", img.size, (0, 0, 0, 255) if dark_background else (255, 255, 255, 255))
-        img = Image.alpha_composite(background, img)
-    img = img.convert("L" if channels == 1 else "RGB")
-    if img.width != img.height:
-        side = max(img.size)
+    w, h = img.size
+    side = max(w, h)
+    if side != size:  # fit the longer side to ``size``; the shorter keeps the proportions
+        fitted = (max(1, round(w * size / side)), max(1, round(h * size / side)))
+        img = img.resize(fitted, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if w != h:
         border = np.asarray(img)[[0, -1]].mean()
-        square = Image.new(img.mode, (side, side), int(border) if channels == 1 else (int(border),) * 3)
-        square.paste(img, ((side - img.width) // 2, (side - img.height) // 2))
+        square = Image.new(img.mode, (size, size), int(border) if channels == 1 else (int(border),) * 3)
+        square.paste(img, ((size - img.width) // 2, (size - img.height) // 2))
         img = square
         notes.append("padded to a square")
-    if img.size != (size, size):
-        notes.append(f"resized from {img.width}x{img.height} to {size}x{size}")
-        img = img.resize((size, size), Image.Resampling.LANCZOS)
+    if original != size:
+        notes.append(f"resized from {original}x{original} to {size}x{size}")
     a = np.asarray(img, dtype=np.uint8)
     a = a[..., None] if a.ndim == 2 else a
     edge = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
@@ -108,3 +160,24 @@ def load_for_model(path: str | Path, size: int, channels: int, *, dark_backgroun
         a = 255 - a
         notes.append("inverted (the model was trained on light objects on a dark background)")
     return np.ascontiguousarray(a), "; ".join(notes) or "used as is"
+
+
+def _reduce(img: Image.Image, size: int) -> Image.Image:
+    """A large image box-averaged by a whole factor to about twice ``size`` before anything else (mode
+    conversions, transparency) is done at full resolution; the final resize does the rest."""
+    k = max(img.size) // (2 * size)
+    if k < 2 or img.mode in ("P", "PA", "1"):  # palette pixels cannot be averaged (converted later)
+        return img
+    try:
+        return img.reduce(k)
+    except ValueError:  # a mode reduce does not handle (16-bit): done at full size, as before
+        return img
+
+
+def _model_mode(img: Image.Image, channels: int, dark_background: bool) -> Image.Image:
+    """Grey ("L") or "RGB"; transparency is laid over the background the model was trained on."""
+    if img.mode in ("RGBA", "LA", "P", "PA", "RGBa", "La"):
+        img = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, (0, 0, 0, 255) if dark_background else (255, 255, 255, 255))
+        img = Image.alpha_composite(background, img)
+    return img.convert("L" if channels == 1 else "RGB")

@@ -8,11 +8,12 @@ import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING
 
+from .catalog import CATALOG, CONTROLS
 from .errors import RequestError
+from .prompt.blend import parse_blend
 
 if TYPE_CHECKING:
     import torch
-from .prompt.blend import parse_blend
 
 MAX_STEPS = 1000
 MAX_BATCH = 16
@@ -20,6 +21,102 @@ MAX_SEED = 2**32 - 1
 MAX_TEMPERATURE = 5.0
 MAX_TOP_K = 4096
 MAX_LATENT = 50.0  # |z_i| bound: a standard-normal prior never gets near it
+MAX_SIDE = 4096  # pixels per image side
+MAX_PROMPT = 4000  # characters of a prompt (the sentence encoder reads far fewer)
+MAX_ID = 200  # characters of a checkpoint id
+MAX_LATENT_DIM = 1024
+MAX_REDRAWS = 1024
+# The longest 'parameters' text read: far above the longest we write (two maximal prompts, a maximal
+# latent and redraw list); a longer one is refused before any parsing, which keeps parsing cheap.
+MAX_PARAMETERS = 65536
+_NUMBER_TEXT = 40  # characters of a number written as text: enough for any float's repr
+_INT_BOUND = 2**63  # far beyond every integer field's range; refused at parsing, before any arithmetic
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line breaks are text
+_NOT_IN_ID = re.compile(r"[/\\:\x00-\x1f\x7f]")  # folders, drives, control characters
+
+
+def _short(value: object, limit: int = 60) -> str:
+    """repr of a value for a message, cut so that a huge value cannot make a huge message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): it could never be stored
+        raise ValueError("not valid Unicode text") from None
+    return value
+
+
+def _int(value: object) -> int:
+    """An integer from JSON (int, or an integral float) or from text; never a bool or an unbounded one."""
+    if isinstance(value, bool):
+        raise TypeError("not a number")
+    if isinstance(value, float):
+        if not (math.isfinite(value) and value.is_integer()):
+            raise ValueError("not a whole number")
+        value = int(value)
+    elif isinstance(value, str):
+        if len(value) > _NUMBER_TEXT:
+            raise ValueError("too long")
+        value = int(value.strip())
+    elif not isinstance(value, int):
+        raise TypeError("not a number")
+    if abs(value) > _INT_BOUND:
+        raise ValueError("too large")
+    return value
+
+
+def _float(value: object) -> float:
+    """A finite float from JSON or text; inf, nan and numbers too large for a float are refused."""
+    if isinstance(value, bool):
+        raise TypeError("not a number")
+    if isinstance(value, str):
+        if len(value) > _NUMBER_TEXT:
+            raise ValueError("too long")
+        value = float(value)
+    elif isinstance(value, int):
+        if abs(value) > _INT_BOUND:
+            raise ValueError("too large")
+        value = float(value)
+    elif not isinstance(value, float):
+        raise TypeError("not a number")
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+def _pairs(value: object) -> tuple[tuple[int, int], ...]:
+    if not isinstance(value, (list, tuple)):
+        raise TypeError("not a list")
+    out = []
+    for pair in value:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise TypeError("not a (position, seed) pair")
+        out.append((_int(pair[0]), _int(pair[1])))
+    return tuple(out)
+
+
+def _numbers(value: object) -> tuple[float, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise TypeError("the latent must be a list of numbers")
+    return tuple(_float(v) for v in value)
+
+
+def _num(x: float) -> str:
+    """A float as people write it (7, not 7.0) where that is exact, else its repr: the text round-trips."""
+    short = f"{x:g}"
+    return short if float(short) == x else repr(float(x))
+
+
+# The request fields each declared control stands for. Prompt, seed, batch and size are always read;
+# the capabilities' fields (latent, redraws, init image) are refused, not dropped, where undeclared.
+_FIELDS_OF = {"negative_prompt": ("negative_prompt",), "steps": ("steps",), "guidance": ("guidance",),
+              "truncation": ("truncation",), "temperature": ("temperature",), "top_k": ("top_k",),
+              "top_p": ("top_p",)}
 
 
 def image_generators(seed: int, n: int) -> list["torch.Generator"]:
@@ -65,6 +162,23 @@ class GenerationRequest:
 
     def validated(self) -> "GenerationRequest":
         """Refuse values no widget would allow, with a message that names the field."""
+        info = CATALOG.get(self.family)
+        if info is None:
+            raise RequestError(f"Unknown model family {_short(self.family)}; known: {', '.join(sorted(CATALOG))}.")
+        if info.samplers and self.sampler not in info.samplers:
+            raise RequestError(f"The {info.label} family samples with {' or '.join(info.samplers)}, "
+                               f"not {_short(self.sampler)}.")
+        if not info.samplers and self.sampler and self.sampler not in _all_samplers():
+            raise RequestError(f"Unknown sampler {_short(self.sampler)}.")  # ignored, but not nonsense
+        if (len(self.checkpoint) > MAX_ID or _NOT_IN_ID.search(self.checkpoint) or ".." in self.checkpoint
+                or self.checkpoint.startswith(".") or self.checkpoint != self.checkpoint.strip()):
+            raise RequestError(f"{_short(self.checkpoint)} is not a checkpoint id: give the checkpoint's file "
+                               "name without its folder or extension.")
+        if len(self.checkpoint_hash) > 64 or _CONTROL_CHARS.search(self.checkpoint_hash):
+            raise RequestError(f"{_short(self.checkpoint_hash)} is not a checkpoint hash.")
+        if not (1 <= self.width <= MAX_SIDE and 1 <= self.height <= MAX_SIDE):
+            raise RequestError(f"Width and height must be between 1 and {MAX_SIDE} pixels "
+                               f"(got {self.width}x{self.height}).")
         if not 1 <= self.steps <= MAX_STEPS:
             raise RequestError(f"Steps must be between 1 and {MAX_STEPS} (got {self.steps}).")
         if not 1 <= self.batch_size <= MAX_BATCH:
@@ -86,22 +200,49 @@ class GenerationRequest:
         if not 0.0 <= self.strength <= 1.0:
             raise RequestError(f"Strength must be between 0 and 1 (got {self.strength}).")
         if self.init_image and not re.fullmatch(r"[0-9a-f]{16}", self.init_image):
-            raise RequestError(f"{self.init_image!r} is not an input image hash (16 hex digits).")
-        for text in (self.prompt, self.negative_prompt):
-            parse_blend(text)  # a malformed blend is a message now, not an error mid-run
+            raise RequestError(f"{_short(self.init_image)} is not an input image hash (16 hex digits).")
+        for control, text in (("prompt", self.prompt), ("negative_prompt", self.negative_prompt)):
+            _check_prompt(control.replace("_", " "), text)  # always: the request is stored as it is
+            if control in info.controls:  # a family that reads no prompt drops it (normalized)
+                parse_blend(text)  # a malformed blend is a message now, not an error mid-run
         if self.redraws:
+            if len(self.redraws) > MAX_REDRAWS:
+                raise RequestError(f"A request holds at most {MAX_REDRAWS} redraws (got {len(self.redraws)}).")
             where = [p for p, _ in self.redraws]
             if where != sorted(set(where)) or not all(0 <= p < self.width * self.height for p in where):
                 raise RequestError("Redraw positions must be increasing pixel indices inside the image.")
             if not all(0 <= sd <= MAX_SEED for _, sd in self.redraws):
                 raise RequestError(f"Redraw seeds must be between 0 and {MAX_SEED}.")
         if self.latent:
+            if len(self.latent) > MAX_LATENT_DIM:
+                raise RequestError(f"A latent vector has at most {MAX_LATENT_DIM} values (got {len(self.latent)}).")
             if not all(isinstance(v, (int, float)) and math.isfinite(v) and abs(v) <= MAX_LATENT
                        for v in self.latent):
                 raise RequestError(f"Every latent value must be a finite number within ±{MAX_LATENT:g}.")
             if self.batch_size != 1:
                 raise RequestError("A request with an explicit latent vector makes one image (batch size 1).")
         return self
+
+    def normalized(self, conditional: bool = True) -> "GenerationRequest":
+        """Only what the family uses: the fields of controls its catalog entry does not declare at their
+        defaults, no sampler where there is none to choose, and no prompt for a model that reads none
+        (``conditional`` False), so a GAN's PNG is not captioned with the prompt box's text. A family
+        not in the catalog is left as it is."""
+        info = CATALOG.get(self.family)
+        if info is None:
+            return self
+        changes: dict = {}
+        for control, names in _FIELDS_OF.items():
+            if control not in info.controls:
+                changes.update({n: _DEFAULTS[n] for n in names})
+        if not _uses_eta(info.controls):
+            changes["eta"] = _DEFAULTS["eta"]
+        if "prompt" not in info.controls or not conditional:
+            changes.update(prompt="", negative_prompt="")
+        if not info.samplers:
+            changes["sampler"] = ""
+        changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        return replace(self, **changes) if changes else self
 
     def redrawn_from(self, position: int, seed: int) -> "GenerationRequest":
         """This request, with everything from raster ``position`` on drawn again from ``seed``."""
@@ -119,56 +260,74 @@ class GenerationRequest:
 
     @classmethod
     def from_dict(cls, d: dict) -> "GenerationRequest":
+        """The request a dict (JSON from a PNG, the gallery or the queue) describes. Every value must have
+        its field's type; inf, nan, numbers too large for their field's type and invalid text are
+        refused with a RequestError naming the field. Unknown keys are ignored (newer versions)."""
         if not isinstance(d, dict):
             raise RequestError("Settings must be a JSON object.")
         kwargs = {}
         for f in fields(cls):
-            if f.name in d:
-                try:
-                    if f.name == "latent":
-                        if isinstance(d[f.name], (str, bytes)):
-                            raise TypeError("the latent must be a list of numbers")
-                        kwargs[f.name] = tuple(float(v) for v in d[f.name])
-                    elif f.name == "redraws":
-                        kwargs[f.name] = tuple((int(p), int(sd)) for p, sd in d[f.name])
-                    else:
-                        kwargs[f.name] = type(getattr(cls, f.name))(d[f.name])
-                except (TypeError, ValueError) as e:
-                    raise RequestError(f"Setting {f.name!r} has an invalid value {d[f.name]!r}.") from e
+            if f.name not in d:
+                continue
+            try:
+                kwargs[f.name] = _PARSE[f.name](d[f.name])
+            except (TypeError, ValueError, OverflowError) as e:
+                raise RequestError(f"Setting {f.name!r} has an invalid value {_short(d[f.name])}.") from e
         return cls(**kwargs)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     def to_parameters(self) -> str:
-        """The A1111-style 'parameters' text other image tools read."""
-        lines = [self.prompt]
-        if self.negative_prompt:
+        """The A1111-style 'parameters' text other image tools read: the settings the family declares
+        (all of them for a family the catalog does not know)."""
+        info = CATALOG.get(self.family)
+        shown = info.controls if info is not None else CONTROLS
+        lines = [self.prompt] if "prompt" in shown else []
+        if self.negative_prompt and "negative_prompt" in shown:
             lines.append(f"Negative prompt: {self.negative_prompt}")
-        lines.append(
-            f"Steps: {self.steps}, Sampler: {self.sampler}, CFG scale: {self.guidance:g}, Seed: {self.seed}, "
-            f"Size: {self.width}x{self.height}, Model hash: {self.checkpoint_hash}, Model: {self.checkpoint}, "
-            f"Family: {self.family}, Batch size: {self.batch_size}, Eta: {self.eta:g}"
-        )
-        if self.truncation != 1.0:
-            lines[-1] += f", Truncation: {self.truncation:g}"
-        if (self.temperature, self.top_k, self.top_p) != (1.0, 0, 1.0):
-            lines[-1] += f", Temperature: {self.temperature!r}, Top k: {self.top_k}, Top p: {self.top_p!r}"
+        items = []
+        if "steps" in shown:
+            items.append(f"Steps: {self.steps}")
+        if "sampler" in shown and self.sampler:
+            items.append(f"Sampler: {self.sampler}")
+        if "guidance" in shown:
+            items.append(f"CFG scale: {_num(self.guidance)}")
+        items += [f"Seed: {self.seed}", f"Size: {self.width}x{self.height}", f"Model hash: {self.checkpoint_hash}",
+                  f"Model: {self.checkpoint}", f"Family: {self.family}", f"Batch size: {self.batch_size}"]
+        if _uses_eta(shown):
+            items.append(f"Eta: {_num(self.eta)}")
+        if "truncation" in shown:
+            items.append(f"Truncation: {_num(self.truncation)}")
+        if "temperature" in shown:
+            items.append(f"Temperature: {self.temperature!r}")
+        if "top_k" in shown:
+            items.append(f"Top k: {self.top_k}")
+        if "top_p" in shown:
+            items.append(f"Top p: {self.top_p!r}")
         if self.init_image:
-            lines[-1] += f", Init image: {self.init_image}, Denoising strength: {self.strength!r}"
+            items.append(f"Init image: {self.init_image}, Denoising strength: {self.strength!r}")
         if self.redraws:
-            lines[-1] += ", Redraws: " + " ".join(f"{p}@{sd}" for p, sd in self.redraws)
+            items.append("Redraws: " + " ".join(f"{p}@{sd}" for p, sd in self.redraws))
         if self.latent:  # space-separated: the line's fields are comma-separated
-            lines[-1] += ", Latent: " + " ".join(repr(float(v)) for v in self.latent)  # exact round trip
+            items.append("Latent: " + " ".join(repr(float(v)) for v in self.latent))  # exact round trip
+        lines.append(", ".join(items))
         return "\n".join(lines)
 
     @classmethod
     def from_parameters(cls, text: str) -> "GenerationRequest":
-        """Parse the 'parameters' text (ours, or a compatible subset from other tools)."""
-        lines = text.strip("\n").split("\n")
-        if not lines or not re.search(r"(^|, )Steps: ", lines[-1]):
+        """Parse the 'parameters' text (ours, or a compatible subset from other tools). Linear in the
+        text's length, which is bounded first."""
+        if len(text) > MAX_PARAMETERS:
+            raise RequestError(f"The image's settings text is too long to be ours ({len(text)} characters).")
+        lines = text.rstrip("\n").split("\n")  # a prompt may begin with a line break
+        if not lines or not re.search(r"(^|, )(Steps|Seed): ", lines[-1]):
             raise RequestError("The image carries no generation settings this studio can read.")
-        kv = dict(re.findall(r"([A-Za-z ]+): ([^,]*)(?:, |$)", lines[-1]))
+        kv: dict[str, str] = {}
+        for item in lines[-1].split(", "):
+            key, sep, value = item.partition(": ")
+            if sep and re.fullmatch(r"[A-Za-z][A-Za-z ]{0,39}", key):
+                kv.setdefault(key, value)
         head = lines[:-1]
         negative = ""
         for i, line in enumerate(head):
@@ -192,4 +351,31 @@ class GenerationRequest:
         if kv.get("Redraws", "").strip():
             d["redraws"] = [r.split("@", 1) for r in kv["Redraws"].split()]
         d["sampler"] = str(d.get("sampler", "ddim")).lower()
-        return cls.from_dict(d)
+        # What the text leaves out is what the family does not use: the same values resolve() stores.
+        return cls.from_dict(d).normalized()
+
+
+_DEFAULTS = {f.name: f.default for f in fields(GenerationRequest)}
+_PARSE = {f.name: (_numbers if f.name == "latent" else _pairs if f.name == "redraws"
+                   else {int: _int, float: _float, str: _text}[type(f.default)])
+          for f in fields(GenerationRequest)}
+
+
+def _all_samplers() -> set[str]:
+    return {s for info in CATALOG.values() for s in info.samplers}
+
+
+def _uses_eta(controls: frozenset[str]) -> bool:
+    """eta is an option of denoising samplers: families with both steps and a sampler to choose."""
+    return {"steps", "sampler"} <= controls
+
+
+def _check_prompt(what: str, text: str) -> None:
+    if len(text) > MAX_PROMPT:
+        raise RequestError(f"The {what} is too long: {len(text)} characters, at most {MAX_PROMPT}.")
+    if _CONTROL_CHARS.search(text):
+        raise RequestError(f"The {what} contains a control character (such as NUL); remove it.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(f"The {what} contains an invalid character (a lone surrogate); retype it.") from None

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import RequestError
-from ..core.request import GenerationRequest
+from ..core.request import MAX_BATCH, GenerationRequest
+from .paths import clean_stale_tmp
 from .pngmeta import read_settings, save_png
 
 DB_NAME = "gallery.sqlite3"
@@ -64,26 +65,35 @@ class GalleryStore:
         self.db_path = self.root / DB_NAME
         self.images_dir.mkdir(parents=True, exist_ok=True)
         self.trash_dir.mkdir(parents=True, exist_ok=True)
-        self.warning: str | None = None  # set when the index had to be set aside and rebuilt
+        # What happened at opening that the user should hear about (a rebuilt index, skipped files),
+        # one complete sentence each; the window shows them.
+        self.problems: list[str] = []
         # Written from the session's gallery-writer thread and read from the GUI thread: one
         # connection (check_same_thread=False) serialised by this lock.
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        clean_stale_tmp(self.root, self.images_dir, self.trash_dir)  # left by a crash mid-write
+        existed = self.db_path.exists()
         try:
             self._conn = self._connect()
         except sqlite3.DatabaseError as e:
             if not _is_damage(e):
                 raise  # e.g. locked by another instance: the file is fine, leave it where it is
-            aside = self._set_aside_db()
-            self._conn = self._connect()
-            count = self.rebuild_index()
-            self.warning = (f"The gallery index was damaged ({e}); it was kept as {aside.name} and "
-                            f"rebuilt from {count} image(s).")
+            self._replace_damaged(f"The gallery index was damaged ({e})")
+            return
+        self._check_index(existed)
+
+    @property
+    def warning(self) -> str | None:
+        """All problems as one text, or None."""
+        return " ".join(self.problems) or None
 
     # --- public API -------------------------------------------------------------------------
 
     def add(self, image: np.ndarray, request: GenerationRequest, batch_index: int = 0) -> GalleryItem:
         """Write the PNG first, then index it: a crash can leave an unindexed PNG, never a row without one."""
+        if not 0 <= batch_index < MAX_BATCH:  # what the index reads back as sound (see _parse_row)
+            raise ValueError(f"batch index {batch_index} is outside a batch")
         created = time.time()
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(created))
         name = f"{stamp}-s{request.seed}-b{batch_index}-{uuid.uuid4().hex[:8]}.png"
@@ -111,7 +121,7 @@ class GalleryStore:
         args.append(-1 if limit is None else max(0, int(limit)))
         with self._lock:
             rows = self._db().execute(sql, args).fetchall()
-        return [self._item(row) for row in rows]
+        return [item for item in map(self._item, rows) if item is not None]
 
     def get(self, item_id: int) -> GalleryItem | None:
         with self._lock:
@@ -140,27 +150,7 @@ class GalleryStore:
 
     def rebuild_index(self) -> int:
         """Re-create the index from the PNGs in images/ and trash/; returns how many were indexed."""
-        found: list[tuple[float, str, GenerationRequest, int, bool]] = []
-        for folder, deleted in ((self.images_dir, False), (self.trash_dir, True)):
-            for path in folder.glob("*.png"):
-                try:
-                    request, batch_index = read_settings(path)
-                    created = path.stat().st_mtime  # the PNG has no timestamp of its own
-                except (RequestError, OSError):
-                    continue  # not one of ours, or unreadable: leave the file alone
-                found.append((created, path.name, request, batch_index, deleted))
-        found.sort(key=lambda f: (f[0], f[1]))  # oldest first, so ids grow with time as after add()
-        count = 0
-        with self._lock:
-            conn = self._db()
-            with conn:
-                conn.execute("DELETE FROM items")
-                for created, name, request, batch_index, deleted in found:
-                    if deleted and (self.images_dir / name).exists():
-                        continue  # interrupted move: the copy in images/ wins
-                    self._insert(name, request, batch_index, created, deleted, commit=False)
-                    count += 1
-        return count
+        return self._rebuild()[0]
 
     def close(self) -> None:
         with self._lock:
@@ -175,6 +165,102 @@ class GalleryStore:
         self.close()
 
     # --- internals --------------------------------------------------------------------------
+
+    def _check_index(self, existed: bool) -> None:
+        """Trust the index only as far as the files bear it out: rebuild it when it is missing or empty
+        while images exist, or when any row no longer reads; add the images a crash left unindexed."""
+        on_disk = self._png_files()
+        with self._lock:
+            rows = self._db().execute(f"SELECT {_COLUMNS} FROM items").fetchall()
+        if not rows and on_disk:
+            what = "was empty" if existed else "was missing"
+            n, skipped = self._rebuild()
+            # None readable: the files alone are news (and are said again at every start until moved).
+            self._report(f"The gallery index {what} though its folder holds {len(on_disk)} image(s); it was "
+                         f"rebuilt from {n} image(s)" if n else "", skipped)
+            return
+        bad = next((row for row in rows if self._parse_row(row) is None), None)
+        if bad is not None:
+            self._replace_damaged(f"The gallery index was damaged (the entry for {str(bad[1])[:80]!r} no longer "
+                                  "reads)", close=True)
+            return
+        indexed = {row[1] for row in rows}
+        orphans = {name: deleted for name, deleted in on_disk.items() if name not in indexed}
+        if orphans:
+            n, skipped = self._index_files(orphans, clear=False)
+            if n:
+                self.problems.append(f"{n} image(s) saved but not yet listed (the studio stopped before indexing "
+                                     "them) were added to the gallery.")
+            if skipped:
+                self._report("", skipped)
+
+    def _replace_damaged(self, reason: str, close: bool = False) -> None:
+        """Set the damaged index aside (kept, never deleted) and rebuild a fresh one from the images."""
+        if close:
+            self.close()
+        aside = self._set_aside_db()
+        self._conn = self._connect()
+        n, skipped = self._rebuild()
+        self._report(f"{reason}; it was kept as {aside.name} and rebuilt from {n} image(s)", skipped)
+
+    def _report(self, head: str, skipped: list[str]) -> None:
+        """One sentence: what was done (``head``) and which files were skipped, and why."""
+        if skipped:
+            shown = "; ".join(reason[:200] for reason in skipped[:5])
+            more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+            tail = f"skipped {len(skipped)} unreadable image(s), left where they are: {shown}{more}"
+            head = f"{head}; {tail}" if head else tail[0].upper() + tail[1:]
+        if head:
+            self.problems.append(head.rstrip(".") + ".")
+
+    def _png_files(self) -> dict[str, bool]:
+        """Every PNG in images/ and trash/: file name -> deleted. A file in both (a move cut short by a
+        crash) counts as in images/."""
+        found = {}
+        for folder, deleted in ((self.trash_dir, True), (self.images_dir, False)):
+            try:
+                found.update({p.name: deleted for p in folder.glob("*.png") if _is_file_name(p.name) and p.is_file()})
+            except OSError:
+                continue
+        return found
+
+    def _rebuild(self) -> tuple[int, list[str]]:
+        return self._index_files(self._png_files(), clear=True)
+
+    def _index_files(self, files: dict[str, bool], clear: bool) -> tuple[int, list[str]]:
+        """Index ``files`` (name -> deleted) from their embedded settings, oldest first so ids grow with
+        time as after add(); ``clear``: replace the whole index. Returns how many were indexed and,
+        for each file skipped, why (one can't be read: the index must still open)."""
+        found: list[tuple[float, str, GenerationRequest, int, bool]] = []
+        skipped: list[str] = []
+        for name, deleted in files.items():
+            path = (self.trash_dir if deleted else self.images_dir) / name
+            try:
+                request, batch_index = read_settings(path)
+                created = path.stat().st_mtime  # the PNG has no timestamp of its own
+            except RequestError as e:
+                skipped.append(str(e))
+                continue
+            except Exception as e:  # noqa: BLE001 - one bad file must not stop the gallery from opening
+                skipped.append(f"{name} could not be read ({type(e).__name__}: {e}).")
+                continue
+            found.append((created, name, request, batch_index, deleted))
+        found.sort(key=lambda f: (f[0], f[1]))
+        count = 0
+        with self._lock:
+            conn = self._db()
+            with conn:
+                if clear:
+                    conn.execute("DELETE FROM items")
+                for created, name, request, batch_index, deleted in found:
+                    try:
+                        self._insert(name, request, batch_index, created, deleted, commit=False)
+                    except (sqlite3.Error, ValueError) as e:  # UnicodeEncodeError is a ValueError
+                        skipped.append(f"{name} could not be indexed ({e}).")
+                        continue
+                    count += 1
+        return count, skipped
+
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.db_path, check_same_thread=False)
@@ -237,14 +323,37 @@ class GalleryStore:
                     if (src / name).exists():
                         os.replace(src / name, dst / name)
             item = self.get(item_id)
-        assert item is not None
+        if item is None:
+            raise KeyError(f"gallery item {item_id} no longer reads")
         return item
 
-    def _item(self, row: tuple) -> GalleryItem:
-        item_id, name, request_json, batch_index, created, deleted = row
+    def _parse_row(self, row: tuple) -> tuple[GenerationRequest, int, float, bool] | None:
+        """A row's values, or None when it no longer reads (a damaged byte SQLite's check can't see)."""
+        _, name, request_json, batch_index, created, deleted = row
+        try:
+            if not (isinstance(name, str) and _is_file_name(name)):
+                return None
+            request = GenerationRequest.from_dict(json.loads(request_json))
+            if not (isinstance(batch_index, int) and 0 <= batch_index < MAX_BATCH):
+                return None
+            return request, batch_index, float(created), bool(deleted)
+        except (RequestError, ValueError, TypeError, OverflowError, RecursionError):
+            return None
+
+    def _item(self, row: tuple) -> GalleryItem | None:
+        parsed = self._parse_row(row)
+        if parsed is None:
+            return None  # checked when the store opened; damaged since: left out rather than a crash
+        request, batch_index, created, deleted = parsed
+        item_id, name = int(row[0]), row[1]
         expected, other = (self.trash_dir, self.images_dir) if deleted else (self.images_dir, self.trash_dir)
         path = expected / name
         if not path.exists() and (other / name).exists():
             path = other / name  # a move interrupted by a crash: point at where the file really is
-        return GalleryItem(int(item_id), path, GenerationRequest.from_dict(json.loads(request_json)),
-                           int(batch_index), float(created), bool(deleted))
+        return GalleryItem(item_id, path, request, batch_index, created, deleted)
+
+
+def _is_file_name(name: str) -> bool:
+    """A bare PNG file name, as add() makes them: nothing that reaches outside images/ or trash/."""
+    return (name.endswith(".png") and not name.startswith(".") and "/" not in name and "\\" not in name
+            and "\0" not in name)

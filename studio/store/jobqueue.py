@@ -11,6 +11,7 @@ from pathlib import Path
 from ..core.atomic import atomic_write_text
 from ..core.errors import RequestError
 from ..core.request import GenerationRequest
+from .paths import clean_stale_tmp
 
 FORMAT_VERSION = 1
 Job = tuple[str, GenerationRequest]
@@ -24,8 +25,10 @@ class JobQueue:
         self.warning: str | None = None  # set when a saved queue could not be loaded
         self._lock = threading.RLock()  # the worker pops while the UI edits
         self._jobs: list[Job] = []
-        if self.path is not None and self.path.exists():
-            self._load(self.path)
+        if self.path is not None:
+            clean_stale_tmp(self.path.parent)  # a save cut short by a crash
+            if self.path.exists():
+                self._load(self.path)
 
     def push(self, request: GenerationRequest) -> str:
         job_id = str(uuid.uuid4())
@@ -92,39 +95,66 @@ class JobQueue:
 
     def _load(self, path: Path) -> None:
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except OSError as e:
             self.warning = f"The saved job queue could not be read ({e.strerror or e}); starting with an empty queue."
             return
         try:
-            self._jobs = _parse(text)
-        except (ValueError, RequestError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            jobs, bad = _parse(raw)
+        except (ValueError, RequestError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+            jobs, bad = [], [str(e)]
+        self._jobs = jobs
+        if bad:  # the file keeps what could not be read: set it aside, never overwrite it
             aside = _set_aside(path)
             kept = f"it was kept as {aside.name}" if aside else "it could not be moved aside"
-            self.warning = f"The saved job queue was damaged ({e}); {kept} and the queue starts empty."
+            if jobs:
+                self.warning = (f"{len(bad)} job(s) of the saved queue could not be read ({bad[0][:200]}); {kept}, "
+                                f"and the other {len(jobs)} job(s) wait in the queue.")
+            else:
+                self.warning = f"The saved job queue was damaged ({bad[0][:200]}); {kept} and the queue starts empty."
 
 
-def _parse(text: str) -> list[Job]:
-    data = json.loads(text)
+def _parse(raw: bytes) -> tuple[list[Job], list[str]]:
+    """The jobs a queue file holds, and why each entry that could not be read was left out."""
+    data = json.loads(raw.decode("utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("jobs"), list):
         raise ValueError("no job list")
-    if not isinstance(data.get("version"), int) or data["version"] > FORMAT_VERSION:
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version > FORMAT_VERSION:
         raise ValueError("unknown format version")
     jobs: list[Job] = []
+    bad: list[str] = []
     seen: set[str] = set()
     for entry in data["jobs"]:
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or entry["id"] in seen:
-            raise ValueError("a job has no valid id")
+        if not isinstance(entry, dict) or not _is_id(entry.get("id")) or entry["id"] in seen:
+            bad.append("a job has no valid id")
+            continue
+        try:
+            jobs.append((entry["id"], GenerationRequest.from_dict(entry.get("request"))))
+        except RequestError as e:
+            bad.append(str(e))
+            continue
         seen.add(entry["id"])
-        jobs.append((entry["id"], GenerationRequest.from_dict(entry.get("request"))))
-    return jobs
+    return jobs, bad
+
+
+def _is_id(value: object) -> bool:
+    """A job id this queue can save again: short text that is valid Unicode."""
+    if not isinstance(value, str) or not 0 < len(value) <= 100:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _set_aside(path: Path) -> Path | None:
-    """Rename a damaged queue file to ``<name>.corrupt`` (never over an earlier one)."""
-    aside = path.with_name(path.name + ".corrupt")
+    """Rename a damaged queue file to ``<name>.corrupt-<time>`` (never over an earlier one)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
     if aside.exists():
-        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}-{uuid.uuid4().hex[:6]}")
     try:
         os.replace(path, aside)
     except OSError:

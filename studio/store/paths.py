@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import re
+import time
 from pathlib import Path
 
 import platformdirs
@@ -21,5 +23,65 @@ def user_data_dir() -> Path:
     return path
 
 
+def inputs_dir() -> Path:
+    """Where image-to-image inputs are kept, one PNG per content hash."""
+    return user_data_dir() / "inputs"
+
+
+def input_path(h: str) -> Path:
+    return inputs_dir() / f"{h}.png"
+
+
 def checkpoint_dirs() -> list[Path]:
     return [resources_dir() / "checkpoints", user_data_dir() / "checkpoints"]
+
+
+# studio.core.atomic writes ".<name>.<pid>-<8 random characters>.tmp" (older versions: no pid) beside
+# its target and renames it into place; a crash in between leaves that file behind.
+_ATOMIC_TMP = re.compile(r"\..+\.(?:(\d{1,10})-)?[A-Za-z0-9_]{8}\.tmp")
+# A file whose writer is gone is removed at once; others only when this old, since another process
+# (a `genstudio train` saving a checkpoint) may be writing one right now.
+STALE_TMP_AGE = 15 * 60.0
+
+
+def _writer_gone(pid: str | None) -> bool:
+    if pid is None or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError, ValueError):
+        return False  # alive under another user, or not a pid at all: keep to the age rule
+    return False
+
+
+def clean_stale_tmp(*folders: str | Path, older_than: float = STALE_TMP_AGE) -> list[Path]:
+    """Remove the temporary files of interrupted atomic writes from ``folders`` (not their subfolders);
+    returns what was removed. Missing folders and files that cannot be removed are skipped: this is
+    tidying, never a reason to stop."""
+    removed = []
+    now = time.time()
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                ours = _ATOMIC_TMP.fullmatch(entry.name)
+                if (ours and entry.is_file(follow_symlinks=False)
+                        and (_writer_gone(ours.group(1))
+                             or now - entry.stat(follow_symlinks=False).st_mtime >= older_than)):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+            except OSError:
+                continue
+    return removed
+
+
+def clean_user_tmp() -> list[Path]:
+    """At start-up: leftovers in every folder of user data that atomic writes go to (the queue and
+    phrases, user checkpoints, input images). The gallery cleans its own folders when it opens."""
+    data = user_data_dir()
+    return clean_stale_tmp(data, data / "checkpoints", inputs_dir())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..core.atomic import atomic_write_text
 from ..core.prompt.phrases import clean, split_phrases, unique, vocabulary
-from .paths import user_data_dir
+from .paths import clean_stale_tmp, user_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class PhraseStore:
 
     def record_prompt(self, prompt: str) -> None:
         """A prompt was used: its phrases go to the front of the recent list, in prompt order."""
-        phrases = split_phrases(prompt)
+        phrases = [p for p in split_phrases(prompt) if _storable(p)]
         if not phrases:
             return
         self._recent = unique(phrases + self._recent)[: self.max_recent]
@@ -66,7 +66,7 @@ class PhraseStore:
 
     def add_favourite(self, phrase: str) -> bool:
         phrase = clean(phrase)
-        if not phrase or self.is_favourite(phrase):
+        if not phrase or not _storable(phrase) or self.is_favourite(phrase):
             return False
         self._favourites.append(phrase)
         self._save()
@@ -94,6 +94,7 @@ class PhraseStore:
 
     # --- file -------------------------------------------------------------------------------------
     def _load(self) -> None:
+        clean_stale_tmp(self.path.parent)  # a save cut short by a crash
         if not self.path.exists():
             return
         try:
@@ -103,7 +104,7 @@ class PhraseStore:
             recent, favourites = data.get("recent", []), data.get("favourites", [])
             if not isinstance(recent, list) or not isinstance(favourites, list):
                 raise ValueError("'recent' and 'favourites' must be lists")
-        except (OSError, UnicodeDecodeError, ValueError) as e:  # JSONDecodeError is a ValueError
+        except (OSError, ValueError, RecursionError) as e:  # JSON and UTF-8 errors are ValueErrors
             aside = self.path.with_name(f"{self.path.stem}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}.json")
             try:
                 self.path.replace(aside)
@@ -113,8 +114,8 @@ class PhraseStore:
             self.warning = f"The phrase library {self.path.name} could not be read ({e}); {kept} and it starts empty."
             log.warning(self.warning)
             return
-        self._recent = unique(p for p in recent if isinstance(p, str))[: self.max_recent]
-        self._favourites = unique(p for p in favourites if isinstance(p, str))
+        self._recent = unique(p for p in recent if _storable(p))[: self.max_recent]
+        self._favourites = unique(p for p in favourites if _storable(p))
 
     def _save(self) -> None:
         data = {"version": _VERSION, "recent": self._recent, "favourites": self._favourites}
@@ -123,3 +124,14 @@ class PhraseStore:
         except OSError as e:  # a full disk must not lose the prompt being written: keep going in memory
             self.warning = f"The phrase library could not be saved to {self.path} ({e})."
             log.warning(self.warning)
+
+
+def _storable(phrase: object) -> bool:
+    """Text that can be saved again (JSON allows lone surrogates, UTF-8 does not)."""
+    if not isinstance(phrase, str):
+        return False
+    try:
+        phrase.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -14,14 +14,16 @@ from PIL import Image, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
 from ..core.atomic import atomic_write
-from ..core.errors import RequestError
-from ..core.images import to_pil
-from ..core.request import GenerationRequest
+from ..core.errors import RequestError, StudioError
+from ..core.images import open_user_image, to_pil
+from ..core.request import MAX_BATCH, MAX_PARAMETERS, GenerationRequest
 
 PARAMETERS_KEY = "parameters"
 GENSTUDIO_KEY = "genstudio"
 FORMAT_VERSION = 1
 _EXIF_USER_COMMENT = 0x9286  # where A1111 puts 'parameters' in JPEG/WebP files
+# The longest settings JSON read; what we write is a few KB (MAX_PARAMETERS bounds the other chunk).
+MAX_SETTINGS_JSON = 262144
 
 
 def save_png(path: str | Path, image: np.ndarray, request: GenerationRequest, batch_index: int = 0) -> Path:
@@ -47,8 +49,10 @@ def read_settings(path: str | Path) -> tuple[GenerationRequest, int]:
     path = Path(path)
     name = path.name or str(path)
     try:
-        with Image.open(path) as img:
+        with open_user_image(path) as img:  # raster formats only: never Ghostscript
             texts = _texts(img)
+    except StudioError as e:
+        raise RequestError(str(e)) from None
     except FileNotFoundError:
         raise RequestError(f"{name} does not exist.") from None
     except IsADirectoryError:
@@ -69,8 +73,9 @@ def read_settings(path: str | Path) -> tuple[GenerationRequest, int]:
     if PARAMETERS_KEY in texts:
         try:
             return GenerationRequest.from_parameters(texts[PARAMETERS_KEY]), 0
-        except RequestError:
-            pass
+        except RequestError as e:
+            if genstudio_error is None and len(texts[PARAMETERS_KEY]) > MAX_PARAMETERS:
+                genstudio_error = e  # say why, rather than that there are none
     if genstudio_error is not None:
         raise RequestError(f"{name} carries damaged generation settings: {genstudio_error}")
     raise RequestError(f"{name} carries no generation settings.")
@@ -110,9 +115,11 @@ def _exif_user_comment(img: Image.Image) -> str | None:
 
 
 def _parse_genstudio(text: str) -> tuple[GenerationRequest, int]:
+    if len(text) > MAX_SETTINGS_JSON:
+        raise RequestError(f"the settings are too long to be ours ({len(text)} characters).")
     try:
         payload = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: deeply nested brackets
         raise RequestError("the settings are not valid JSON.") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("request"), dict):
         raise RequestError("the settings have no request.")
@@ -120,6 +127,6 @@ def _parse_genstudio(text: str) -> tuple[GenerationRequest, int]:
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise RequestError("the settings were written by a newer version of the studio.")
     batch_index = payload.get("batch_index", 0)
-    if isinstance(batch_index, bool) or not isinstance(batch_index, int) or batch_index < 0:
+    if isinstance(batch_index, bool) or not isinstance(batch_index, int) or not 0 <= batch_index < MAX_BATCH:
         raise RequestError(f"the batch index {batch_index!r} is invalid.")
     return GenerationRequest.from_dict(payload["request"]), batch_index

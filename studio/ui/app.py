@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QApplication
 
 from ..store.gallery import GalleryStore
 from ..store.jobqueue import JobQueue
-from ..store.paths import user_data_dir
+from ..store.paths import clean_user_tmp, user_data_dir
 from ..workers.generation import GenerationController
 from ..workers.session import StudioSession
 from .main_window import MainWindow
@@ -16,6 +16,7 @@ from .main_window import MainWindow
 
 def build_window(preload: bool = True) -> MainWindow:
     data = user_data_dir()
+    clean_user_tmp()  # what a crashed run left half-written; the gallery tidies its own folders
     settings = QSettings(str(data / "settings.ini"), QSettings.Format.IniFormat)
     controller = GenerationController(JobQueue(data / "queue.json"))
     window = MainWindow(StudioSession(GalleryStore(data / "gallery"), controller), settings)

@@ -24,6 +24,13 @@ class ImageCanvas(QWidget):
         self._image = image
         self.update()
 
+    def clear(self, placeholder: str | None = None) -> None:
+        """No image: the placeholder text (a new one, if given) shows instead."""
+        if placeholder is not None:
+            self.placeholder = placeholder
+        self._target = QRect()
+        self.set_image(None)
+
     def sizeHint(self) -> QSize:
         return QSize(448, 448)
 

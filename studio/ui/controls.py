@@ -1,11 +1,15 @@
 """The Controls panel: steps, sampler, guidance, truncation, temperature/top-k/top-p, seed (lock or
-randomize), batch size; each family sees only the rows it uses."""
+randomize), batch size; each family sees only the rows it uses.
+
+Every widget holds its field's whole range (the seed is 64-bit wide: QSpinBox stops at 2^31 - 1), and
+settings put back from a PNG or the gallery are checked against the widgets first: a value the
+window would clamp or round is refused with a message, never silently changed."""
 from __future__ import annotations
 
 import random
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QLocale, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,11 +23,34 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt import QLargeIntSpinBox  # after PySide6: qtpy then uses the binding already imported
 
 from ..core.catalog import FamilyInfo
-from ..core.request import MAX_BATCH, MAX_STEPS, MAX_TEMPERATURE, MAX_TOP_K, GenerationRequest
+from ..core.errors import RequestError
+from ..core.request import MAX_BATCH, MAX_SEED, MAX_STEPS, MAX_TEMPERATURE, MAX_TOP_K, GenerationRequest
 from .canvas import ImageCanvas
 from .qimage import to_qimage
+
+DECIMALS = 6  # what a float field keeps: any value typed on the command line with up to 6 decimals
+
+
+class DecimalSpinBox(QDoubleSpinBox):
+    """A QDoubleSpinBox that keeps ``DECIMALS`` decimals but shows a value as people write it (3, 0.05),
+    not padded with zeros."""
+
+    def __init__(self, *, minimum: float, maximum: float, singleStep: float, value: float) -> None:  # noqa: N803
+        super().__init__(minimum=minimum, maximum=maximum, singleStep=singleStep, decimals=DECIMALS)
+        self.setValue(value)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt naming)
+        text = self.locale().toString(value, "f", DECIMALS)
+        point = self.locale().decimalPoint()
+        return text.rstrip("0").rstrip(point) if point in text else text
+
+
+def _fits(value: float) -> bool:
+    """Whether a DecimalSpinBox holds ``value`` exactly (Qt keeps the nearest DECIMALS-decimal number)."""
+    return float(QLocale.c().toString(value, "f", DECIMALS)) == value
 
 
 class ControlsPanel(QWidget):
@@ -40,25 +67,26 @@ class ControlsPanel(QWidget):
         self.steps = QSpinBox(minimum=1, maximum=MAX_STEPS, value=50)
         self.steps.setToolTip("Denoising steps: more steps, finer detail, slower")
         self.sampler = QComboBox()
-        self.eta = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.1, value=0.0, decimals=2)
+        self.eta = DecimalSpinBox(minimum=0.0, maximum=1.0, singleStep=0.1, value=0.0)
         self.eta.setToolTip("DDIM stochasticity: 0 is deterministic, 1 has the DDPM variance")
-        self.guidance = QDoubleSpinBox(minimum=0.0, maximum=30.0, singleStep=0.5, value=3.0, decimals=2)
+        self.guidance = DecimalSpinBox(minimum=0.0, maximum=30.0, singleStep=0.5, value=3.0)
         self.guidance.setToolTip("Classifier-free guidance: 0 ignores the prompt, 1 is plain conditioning, "
                                  "higher follows the prompt more closely")
-        self.truncation = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=1.0, decimals=2)
+        self.truncation = DecimalSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=1.0)
         self.truncation.setToolTip("The truncation trick: the seed's latent vector is scaled by this. 1 keeps "
                                    "the full variety; lower values give more typical, cleaner images")
-        self.temperature = QDoubleSpinBox(minimum=0.0, maximum=MAX_TEMPERATURE, singleStep=0.05, value=1.0, decimals=2)
+        self.temperature = DecimalSpinBox(minimum=0.0, maximum=MAX_TEMPERATURE, singleStep=0.05, value=1.0)
         self.temperature.setToolTip("Divides every position's logits: below 1 draws the likelier values more often "
                                     "(cleaner, less varied), above 1 flattens the distribution; 0 always takes "
                                     "the most likely value")
         self.top_k = QSpinBox(minimum=0, maximum=MAX_TOP_K, value=0)
         self.top_k.setSpecialValueText("off")
         self.top_k.setToolTip("Draw only among the k most likely values at each position (off: all of them)")
-        self.top_p = QDoubleSpinBox(minimum=0.01, maximum=1.0, singleStep=0.05, value=1.0, decimals=2)
+        self.top_p = DecimalSpinBox(minimum=10.0**-DECIMALS, maximum=1.0, singleStep=0.05, value=1.0)
         self.top_p.setToolTip("Nucleus sampling: draw only among the most likely values that together hold this "
                               "much probability (1: all of them)")
-        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)  # QSpinBox is 32-bit signed
+        self.seed = QLargeIntSpinBox()  # QSpinBox is 32-bit signed; a seed goes to 2^32 - 1
+        self.seed.setRange(0, MAX_SEED)
         self.seed_lock = QCheckBox("lock")
         self.seed_lock.setToolTip("Keep this seed; unlocked, every Generate draws a new one")
         self.randomize = QToolButton(text="New")
@@ -71,7 +99,7 @@ class ControlsPanel(QWidget):
         self.init_view.setToolTip("The image-to-image input: drop an image file or a gallery item on the preview")
         self.init_view.setMinimumSize(44, 44)
         self.init_view.setMaximumSize(64, 64)
-        self.strength = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=0.6, decimals=2)
+        self.strength = DecimalSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=0.6)
         self.strength.setToolTip("0 keeps the input as it is, 1 ignores it. Diffusion noises it this far and "
                                  "denoises it under the prompt (SDEdit); an autoregressive model keeps its top "
                                  "rows and draws this share of the image anew (0.5: completes the top half)")
@@ -118,7 +146,7 @@ class ControlsPanel(QWidget):
         self.generate_button.clicked.connect(self.generateClicked)
         self.cancel_button.clicked.connect(self.cancelClicked)
         self.sampler.currentTextChanged.connect(lambda s: self.eta.setEnabled(s == "ddim"))
-        self.seed.setValue(random.randint(0, 2**31 - 1))
+        self.seed.setValue(random.randint(0, MAX_SEED))
 
     def set_family(self, info: FamilyInfo) -> None:
         """Show only the controls this family uses."""
@@ -132,7 +160,7 @@ class ControlsPanel(QWidget):
                                     or (key == "img2img" and info.can("img2img")))
 
     def new_seed(self) -> None:
-        self.seed.setValue(random.randint(0, 2**31 - 1))
+        self.seed.setValue(random.randint(0, MAX_SEED))
 
     def next_seed(self) -> int:
         """The seed for the next Generate: kept when locked, else freshly drawn."""
@@ -140,27 +168,37 @@ class ControlsPanel(QWidget):
             self.new_seed()
         return self.seed.value()
 
+    def _fields(self) -> dict[str, tuple[str, QSpinBox | QLargeIntSpinBox | QDoubleSpinBox]]:
+        """Each request field a widget holds: its name for messages, and the widget."""
+        return {"steps": ("Steps", self.steps), "eta": ("DDIM eta", self.eta), "guidance": ("Guidance", self.guidance),
+                "seed": ("Seed", self.seed), "batch_size": ("Batch size", self.batch),
+                "truncation": ("Truncation", self.truncation), "temperature": ("Temperature", self.temperature),
+                "top_k": ("Top-k", self.top_k), "top_p": ("Top-p", self.top_p), "strength": ("Strength", self.strength)}
+
     def fill(self, request: GenerationRequest) -> GenerationRequest:
-        return request.with_(steps=self.steps.value(), sampler=self.sampler.currentText() or request.sampler,
-                             eta=round(self.eta.value(), 4), guidance=round(self.guidance.value(), 4),
-                             seed=self.seed.value(), batch_size=self.batch.value(),
-                             truncation=round(self.truncation.value(), 4),
-                             temperature=round(self.temperature.value(), 4), top_k=self.top_k.value(),
-                             top_p=round(self.top_p.value(), 4), strength=round(self.strength.value(), 4))
+        values = {name: widget.value() for name, (_, widget) in self._fields().items()}
+        return request.with_(sampler=self.sampler.currentText() or request.sampler, **values)
+
+    def check(self, request: GenerationRequest) -> None:
+        """Raise RequestError, naming the field, unless ``apply`` would put every value of ``request`` in
+        the widgets exactly as it is: valid, inside each widget's range, and with no more decimals than
+        they keep. Nothing is changed."""
+        request.validated()
+        for name, (label, widget) in self._fields().items():
+            value = getattr(request, name)
+            low, high = widget.minimum(), widget.maximum()
+            if not low <= value <= high:  # also refuses NaN
+                raise RequestError(f"{label} {value!r} is outside what the window can set ({low!r} to {high!r}).")
+            if isinstance(value, float) and not _fits(value):
+                raise RequestError(f"{label} {value!r} has more than {DECIMALS} decimals; the window would round it.")
 
     def apply(self, request: GenerationRequest) -> None:
-        self.steps.setValue(request.steps)
+        """Put ``request``'s values in the widgets; RequestError (and nothing changed) if any would not fit."""
+        self.check(request)
         if self.sampler.findText(request.sampler) >= 0:
             self.sampler.setCurrentText(request.sampler)
-        self.eta.setValue(request.eta)
-        self.guidance.setValue(request.guidance)
-        self.seed.setValue(min(request.seed, self.seed.maximum()))
-        self.batch.setValue(request.batch_size)
-        self.truncation.setValue(request.truncation)
-        self.temperature.setValue(request.temperature)
-        self.top_k.setValue(request.top_k)
-        self.top_p.setValue(request.top_p)
-        self.strength.setValue(request.strength)
+        for name, (_, widget) in self._fields().items():
+            widget.setValue(getattr(request, name))
 
     def set_init_image(self, h: str, image: np.ndarray | None) -> None:
         """Use the stored input ``h``, shown from ``image`` (None: not shown yet, its pixels are being

@@ -7,15 +7,16 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QWidget
+from PySide6.QtCore import QRect, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 
 from ..core.catalog import CATALOG, FamilyInfo
 from ..core.errors import StudioError
 from ..core.events import JobEvent
 from ..core.request import GenerationRequest
 from ..store.gallery import GalleryItem
+from ..store.paths import input_path
 from ..store.phrases import PhraseStore
 from ..store.pngmeta import read_settings
 from ..workers.generation import JobResult
@@ -31,6 +32,18 @@ from .preview import PreviewPanel
 from .prompt import PromptPanel
 from .queue_panel import QueuePanel
 from .training_panel import TrainingPanel
+from .window_layout import WindowLayout, make_dock, saved_geometry
+
+ERROR_STYLE = "QStatusBar { color: #e66; }"  # the bar's own message only: its labels keep their colour
+
+
+def empty_text(info: FamilyInfo) -> str:
+    """What the preview says before a family's first image."""
+    if info.can("decode"):
+        return f"{info.label}: press Generate (Ctrl+Enter), or move the Latent sliders"
+    if "prompt" in info.controls:
+        return f"{info.label}: type a prompt and press Generate (Ctrl+Enter)"
+    return f"{info.label}: press Generate (Ctrl+Enter)"
 
 
 class MainWindow(QMainWindow):
@@ -44,6 +57,10 @@ class MainWindow(QMainWindow):
         self.store, self.controller = session.store, session.generation
         self.last_message = ""
         self._latent_sized = False
+        self._screen_watched = False
+        self._family: str | None = None  # the family the panels show
+        self._input_source = ""  # the file the image-to-image input was read from
+        self._refitting: tuple[str, str, str] | None = None  # input hash, file name, checkpoint: being fitted
         self._shown_job: str | None = None  # the generation job the preview shows
 
         self.model_panel = ModelPanel()
@@ -55,39 +72,26 @@ class MainWindow(QMainWindow):
         self.latent = latent or LatentExplorer(self.prompt_panel.text, self.current_request)
         self.training = TrainingController(self)
         self.training_panel = TrainingPanel()
+        self.blend = BlendPanel()
+        self.phrases = PhraseLibraryPanel(PhraseStore.default())  # feeds the prompt's completion, takes its chips
         self.setDockNestingEnabled(True)
         # Every panel is a dock (movable, closable, remembered); no central widget is needed.
-        self.docks: dict[str, QDockWidget] = {}
-        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        self._dock("Model", self.model_panel, left)
-        self._dock("Prompt", self.prompt_panel, left)
-        self._dock("Controls", self.controls, left)
-        self._dock("Preview", self.preview, right)
-        self._dock("Gallery", self.gallery, right)
-        self.splitDockWidget(self.docks["Preview"], self.docks["Gallery"], Qt.Orientation.Horizontal)
-        self._dock("Queue", self.queue_panel, right)
-        self.splitDockWidget(self.docks["Gallery"], self.docks["Queue"], Qt.Orientation.Vertical)
-        self._dock("Latent", self.latent.panel, left)
-        self.splitDockWidget(self.docks["Controls"], self.docks["Latent"], Qt.Orientation.Vertical)
-        self._dock("Latent map", self.latent.map, right)
-        self.tabifyDockWidget(self.docks["Gallery"], self.docks["Latent map"])
-        self._dock("Interpolate", self.latent.interpolate, right)
-        self.tabifyDockWidget(self.docks["Queue"], self.docks["Interpolate"])
-        self._dock("Training", self.training_panel, right)
-        self.tabifyDockWidget(self.docks["Queue"], self.docks["Training"])
-        self.blend = BlendPanel()
-        self._dock("Blend", self.blend, right)
-        self.tabifyDockWidget(self.docks["Queue"], self.docks["Blend"])
-        self.docks["Queue"].raise_()
-        # Phrase library: a tab beside Model; it feeds the prompt's completion and takes its chips.
-        self.phrases = PhraseLibraryPanel(PhraseStore.default())
-        self._dock("Phrases", self.phrases, left)
-        self.tabifyDockWidget(self.docks["Model"], self.docks["Phrases"])
-        self.docks["Model"].raise_()
+        self.docks: dict[str, QDockWidget] = {
+            title: make_dock(self, title, widget) for title, widget in (
+                ("Model", self.model_panel), ("Prompt", self.prompt_panel), ("Controls", self.controls),
+                ("Preview", self.preview), ("Gallery", self.gallery), ("Queue", self.queue_panel),
+                ("Latent", self.latent.panel), ("Latent map", self.latent.map),
+                ("Interpolate", self.latent.interpolate), ("Training", self.training_panel), ("Blend", self.blend),
+                ("Phrases", self.phrases))}
+        self.arrangement = WindowLayout(self, self.docks, self.screen_rect)
+        self.arrangement.place()
         self.prompt_panel.use_library(self.phrases)
         self.prompt_panel.settingsDropped.connect(self.apply_request)  # a gallery image Shift+dropped on the prompt
-        self.status_label = QLabel()
+        self.status_label = QLabel()  # the running job's status, beside the messages
+        self.status_label.setMinimumWidth(1)  # a long status is cut, never widens the window
         self.statusBar().addPermanentWidget(self.status_label)
+        self._error_shown: str | None = None  # the error message the status bar shows in red
+        self.statusBar().messageChanged.connect(self._message_changed)
         self.setAcceptDrops(True)
         self._menus()
 
@@ -122,7 +126,7 @@ class MainWindow(QMainWindow):
         self.queue_panel.editRequested.connect(self.apply_request)
         session.message.connect(lambda text, error: self.notify(text, error=error))
         session.inputChanged.connect(self._input_changed)
-        session.saved.connect(lambda _items: self.gallery.refresh())
+        session.saved.connect(self.gallery.add_items)  # one thumbnail per new image, not all again
         session.sweepProgress.connect(self.blend.sweep_progress)
         session.sweepFinished.connect(self._sweep_finished)
         self.controller.event.connect(self._on_job)
@@ -130,19 +134,45 @@ class MainWindow(QMainWindow):
 
         self.model_panel.rescan()
         self._restore_settings()
-        if self.store.warning:
-            self.notify(self.store.warning, error=True)
-        if self.controller.queue.warning:
-            self.notify(self.controller.queue.warning, error=True)
+        self.startup_notice: QMessageBox | None = None
+        self._startup_problems()
+
+    def _startup_problems(self) -> None:
+        """What opening the gallery and the queue ran into (an index rebuilt, files skipped or set
+        aside): said in the status bar, and listed in full in a notice that does not block the window."""
+        queue = self.controller.queue.warning
+        problems = [*self.store.problems, *([queue] if queue else [])]
+        if not problems:
+            return
+        self.notify(" ".join(problems), error=True)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Generative Studio", "Opening your gallery and queue found:",
+                          QMessageBox.StandardButton.Ok, self)
+        box.setInformativeText("\n\n".join(problems))
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        self.startup_notice = box
+        QTimer.singleShot(0, box.show)  # once the window is up
 
     # --- layout ---------------------------------------------------------------------------------
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(f"dock-{title.lower()}")
-        dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        self.docks[title] = dock
-        return dock
+    def screen_rect(self) -> QRect:
+        """The part of the screen the window may use: its screen's available geometry."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry()
+
+    def reset_layout(self) -> None:
+        """View → Reset layout: the default arrangement and size, fitted to the screen."""
+        self.arrangement.reset()
+        self._latent_sized = False
+        self._family_changed(self.model_panel.family_info())
+        self.arrangement.default_size()
+        self.arrangement.fit()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        handle = self.windowHandle()
+        if handle is not None and not self._screen_watched:  # moved to another screen: fit that one
+            handle.screenChanged.connect(lambda _screen: self.arrangement.fit())
+            self._screen_watched = True
+        self.arrangement.fit()  # the frame's size is known once shown
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -159,6 +189,12 @@ class MainWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        reset = QAction("Reset layout", self)
+        reset.setToolTip("Put every panel back in its place, sized to fit the screen")
+        reset.triggered.connect(self.reset_layout)
+        view.addAction(reset)
+        self.reset_layout_action = reset
 
     # --- actions --------------------------------------------------------------------------------
     def current_request(self) -> GenerationRequest | None:
@@ -183,6 +219,7 @@ class MainWindow(QMainWindow):
         """Image-to-image: the dropped file (or gallery item) becomes the input of the next Generate,
         once the session has fitted it to the model (off the GUI thread)."""
         ck = self.model_panel.current()
+        self._input_source = path  # fitted again from this file when another checkpoint is chosen
         return self.session.set_input_image(path, ck.id if ck else None, self.model_panel.family_info())
 
     def submit_prompts(self, prompts: list[str]) -> list[str]:
@@ -199,8 +236,15 @@ class MainWindow(QMainWindow):
         """A click on the last result: draw everything after that pixel again (families that can)."""
         return self.session.redraw_after(index, row, col)
 
-    def apply_request(self, req: GenerationRequest) -> None:
-        """Put saved settings back into the panels; the seed is locked so Generate reproduces them."""
+    def apply_request(self, req: GenerationRequest) -> bool:
+        """Put saved settings back into the panels; the seed is locked so Generate reproduces them.
+        Settings the panels could not hold exactly (out of range, NaN, too many decimals) are refused
+        with a message and change nothing: False."""
+        try:
+            self.controls.check(req)
+        except StudioError as e:
+            self.notify(f"These settings were not restored: {e}", error=True)
+            return False
         if not self.model_panel.select(req.family, req.checkpoint):
             self.notify(f"The checkpoint {req.checkpoint!r} ({req.family}) is not installed; "
                         "the other settings were restored.", error=True)
@@ -210,10 +254,11 @@ class MainWindow(QMainWindow):
         if req.latent:
             self.latent.set_latent(np.asarray(req.latent, np.float32))
         self.session.restore(req)
+        return True
 
     def use_item_settings(self, item: GalleryItem) -> None:
-        self.apply_request(item.request)
-        self.notify(f"Settings restored from gallery item {item.id}.")
+        if self.apply_request(item.request):
+            self.notify(f"Settings restored from gallery item {item.id}.")
 
     def load_png(self, path: str | Path) -> bool:
         try:
@@ -221,15 +266,25 @@ class MainWindow(QMainWindow):
         except StudioError as e:
             self.notify(str(e), error=True)
             return False
-        self.apply_request(req)
+        if not self.apply_request(req):
+            return False
         note = f" (image {index + 1} of a batch of {req.batch_size})" if req.batch_size > 1 else ""
         self.notify(f"Settings restored from {Path(path).name}{note}.")
         return True
 
     def notify(self, message: str, error: bool = False) -> None:
+        """Show ``message`` in the status bar, red if it is an error: only that message is red (not
+        the job status beside it), and only while it shows."""
         self.last_message = message
-        self.statusBar().setStyleSheet("color: #e66;" if error else "")
-        self.statusBar().showMessage(message, 15000)
+        self._error_shown = message if error else None
+        bar = self.statusBar()
+        bar.setStyleSheet(ERROR_STYLE if error else "")
+        bar.showMessage(message, 15000)
+
+    def _message_changed(self, text: str) -> None:
+        if text != self._error_shown:  # the error expired or another message (a menu's tip) replaced it
+            self._error_shown = None
+            self.statusBar().setStyleSheet("")
 
     def _ask_load_png(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load settings from a generated PNG", "", "Images (*.png *.jpg)")
@@ -248,11 +303,39 @@ class MainWindow(QMainWindow):
             self.docks["Latent map"].raise_()
             if not self._latent_sized:  # a hidden dock can't be sized: do it when it first shows
                 self._latent_sized = True
-                left = [self.docks[t] for t in ("Model", "Prompt", "Controls", "Latent")]
-                QTimer.singleShot(0, lambda: self.resizeDocks(left, [200, 110, 90, 520], Qt.Orientation.Vertical))
+                self.arrangement.arrange_latent()
+        if info.name != self._family:  # the last family's image (and its clicks) mean nothing here
+            self._family = info.name
+            self._clear_preview(info)
+            if not has_latent and self.docks["Model"] in self.tabifiedDockWidgets(self.docks["Latent"]):
+                self.docks["Model"].raise_()  # not the next tab along, where the Latent tab was
+
+    def _clear_preview(self, info: FamilyInfo) -> None:
+        self._shown_job = None  # a job of the last family still running no longer paints here
+        self.preview.stopped("idle")
+        self.preview.canvas.clear(empty_text(info))
+        self.preview.noisy_canvas.clear()
+        self.preview.finish([])
+        self.preview.set_clickable("")
 
     def _checkpoint_changed(self, ck) -> None:
         self.latent.load(ck.id if ck is not None and self.model_panel.family_info().can("decode") else None)
+        if self.session.input is not None:  # after the switch has settled (restored settings bring their own)
+            h = self.session.input.hash
+            QTimer.singleShot(0, lambda: self._refit_input(h))
+
+    def _refit_input(self, h: str) -> None:
+        """Another checkpoint: fit the image-to-image input to it now, from the dropped file if it is
+        still there (else from the stored pixels), rather than fail at Generate."""
+        ck, info, value = self.model_panel.current(), self.model_panel.family_info(), self.session.input
+        if ck is None or not info.can("img2img") or value is None or value.hash != h:
+            return  # kept for a family that starts from images; or a newer input came meanwhile
+        source = self._input_source
+        if not (source and value.name == Path(source).name and Path(source).is_file()):
+            source = str(input_path(h))
+        if Path(source).is_file():
+            self._refitting = (h, Path(source).name, ck.title)
+            self.session.set_input_image(source, ck.id, info)
 
     def _want_noisy(self, on: bool) -> None:
         self.controller.want_noisy = on
@@ -262,8 +345,15 @@ class MainWindow(QMainWindow):
         if ev.message and ev.kind not in ("error", "queued"):
             self.status_label.setText(ev.message)
         if ev.kind == "loading":
-            self._shown_job = ev.job
-            self.preview.start(0, status="loading…")
+            # A job that waits for the model, or a warm-up while no run is on screen (not one between the
+            # steps of the run shown): the canvas says what loads.
+            running = self.controller.current
+            if ev.job == running or running is None or self._shown_job != running:
+                self._shown_job = ev.job
+                self.preview.loading(ev.message, for_run=ev.job == running)
+        elif ev.kind == "loaded":  # a warm-up is over
+            if ev.job == self._shown_job:
+                self.preview.loaded(waiting=self.controller.busy)
         elif ev.kind == "started":
             self._shown_job = ev.job
             req: GenerationRequest = ev.result
@@ -283,7 +373,7 @@ class MainWindow(QMainWindow):
         elif ev.kind == "error":
             if ev.job == self._shown_job:
                 self.preview.stopped("failed")
-                self.status_label.setText(ev.message)
+                self.status_label.clear()  # the error is said once, as the message on the left
             self.notify(ev.message, error=True)
 
     def _finished(self, result: JobResult) -> None:
@@ -302,17 +392,25 @@ class MainWindow(QMainWindow):
 
     def _input_changed(self, value: InputImage | None) -> None:
         self.controls.set_init_image(value.hash if value else "", value.image if value else None)
+        refit = self._refitting
+        if refit is not None and value is not None and value.name == refit[1]:
+            self._refitting = None
+            if value.hash != refit[0]:  # silent when it already fitted
+                self.notify(f"The input image was converted for {refit[2]} ({value.note}).")
+            return
         if value is not None and value.name:
             self.notify(f"Input image {value.name} ({value.note}): Generate now starts from it at strength "
                         f"{self.controls.strength.value():g}.")
 
-    def _start_training(self, family: str, dataset: str, out: str, steps: int, options: dict, train: dict) -> None:
+    def _start_training(self, family: str, dataset: str, out: str, steps: int, options: dict, train: dict,
+                        resume: bool = False) -> None:
         try:
-            self.training.start(family, dataset, out, steps, options, train)
+            self.training.start(family, dataset, out, steps, options, train, resume=resume)
         except StudioError as e:
             self.notify(str(e), error=True)
             return
-        self.notify(f"Training a {family} on {dataset} for {steps} steps into {out}.")
+        verb = "Resuming training of" if resume else "Training"
+        self.notify(f"{verb} a {family} on {dataset} for {steps} steps into {out}.")
 
     def _on_training(self, ev: JobEvent) -> None:
         if ev.kind == "progress":
@@ -321,7 +419,7 @@ class MainWindow(QMainWindow):
             self._trained(ev.result)
         elif ev.kind in ("error", "cancelled") and ev.message:
             self.training_panel.status.setText(ev.message)
-            self.notify(ev.message, error=True)
+            self.notify(ev.message, error=ev.kind == "error")  # the user's own Stop is no error
 
     def _trained(self, path: str) -> None:
         current = self.model_panel.current()
@@ -360,32 +458,50 @@ class MainWindow(QMainWindow):
     # --- persistence ----------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
         s = self.settings
-        if s.value("state"):
-            self.restoreState(s.value("state"))
         raw = s.value("last_request")
         if raw:
             try:
                 req = GenerationRequest.from_dict(json.loads(raw))
+                self.controls.check(req)  # all or nothing: never half the last settings
                 self.model_panel.select(req.family, req.checkpoint)
                 self.prompt_panel.set_text(req.prompt, req.negative_prompt)
                 self.controls.apply(req)
                 self.session.show_input(req.init_image)  # the last input image, read off the GUI thread
             except (StudioError, ValueError, TypeError):
                 pass  # stale settings from an older version: keep the defaults
+        self._family_changed(self.model_panel.family_info())
+        # The minimum size the family's rows and docks leave, not the one of all rows that the docks
+        # remember from before: a window not shown yet does not update it by itself.
+        for dock in self.docks.values():
+            dock.widget().updateGeometry()
+        self.layout().activate()
+        # The window's size first, then the docks' layout within it: a layout restored into a window of
+        # another size is squeezed. Neither when the saved window is larger than this screen.
+        if self._restore_geometry(s.value("geometry")) and s.value("state"):
+            self.restoreState(s.value("state"))
+            self._latent_sized = False  # a restored Latent dock is fitted (a tab, if need be) when it shows
         self._family_changed(self.model_panel.family_info())  # a restored layout must not show stale docks
-        # Size the window last, once the family's controls are laid out: before, every control row is
-        # visible and their height would push the window past the screen.
-        self.layout().activate()  # the minimum size the hidden rows and docks leave, not the stale one
-        if s.value("geometry"):
-            self.restoreGeometry(s.value("geometry"))
-        else:
-            screen = self.screen().availableGeometry()
-            self.resize(min(1360, screen.width()), min(860, screen.height()))
-            self.resizeDocks([self.docks["Model"], self.docks["Preview"], self.docks["Gallery"]], [300, 640, 420],
-                             Qt.Orientation.Horizontal)
-            self.resizeDocks([self.docks["Gallery"], self.docks["Queue"]], [600, 240], Qt.Orientation.Vertical)
         self.controls.seed_lock.setChecked(s.value("seed_locked", False, type=bool))
         self.preview.show_noisy.setChecked(s.value("show_noisy", False, type=bool))
+
+    def _restore_geometry(self, geometry) -> bool:
+        """The saved window geometry, unless it is larger than this screen: then the default size, and
+        a word about it. True when restored (its dock layout may follow)."""
+        saved, room = saved_geometry(geometry), self.screen_rect().size()
+        if saved is not None and (saved[0].width() > room.width() or saved[0].height() > room.height()):
+            self.notify("The saved window layout was made for a larger screen: the panels are in their default "
+                        "places, sized to fit this one.")
+            geometry = None
+        if not geometry or not self.restoreGeometry(geometry):
+            self.arrangement.default_size()
+            self.arrangement.fit()
+            return False
+        if saved is not None and not (self.isMaximized() or self.isFullScreen()):
+            frame, normal = saved  # exactly as saved (Qt's restore guesses a title bar), so its dock layout fits
+            self.resize(normal.size())
+            self.move(frame.topLeft())
+        self.arrangement.fit()
+        return True
 
     def save_settings(self) -> None:
         s = self.settings
@@ -400,6 +516,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.save_settings()
+        # Gone from the screen at once: a model being loaded stops only at the end of its loading stage,
+        # and the running job is put back in the saved queue for the next start.
+        self.hide()
         self.session.shutdown()  # stops generating; the gallery writes asked for are finished first
         self.latent.shutdown()
         self.training.stop()

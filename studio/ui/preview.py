@@ -1,4 +1,6 @@
-"""The Preview panel: the live canvas, progress, speed, and GIF export of the last run."""
+"""The Preview panel: the live canvas, progress, speed, and GIF export of the last run. While a model
+loads, the canvas says what is loading and the progress bar is busy; a rate is shown only for runs of
+more than one step (a one-step decode has none worth reading)."""
 from __future__ import annotations
 
 import time
@@ -21,6 +23,7 @@ from ..core.images import grid_cell, save_gif
 from .canvas import ImageCanvas
 from .qimage import batch_qimage
 
+IDLE_TEXT = "Type a prompt and press Generate (Ctrl+Enter)"
 REPAINT_MS = 16  # at most ~60 canvas repaints a second, whatever the step rate
 BAR_MS = 100  # QProgressBar repaints synchronously on every change: ten times a second is smooth enough
 
@@ -32,7 +35,7 @@ class PreviewPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.canvas = ImageCanvas("Type a prompt and press Generate (Ctrl+Enter)")
+        self.canvas = ImageCanvas(IDLE_TEXT)
         self.noisy_canvas = ImageCanvas("x_t")
         self.noisy_canvas.hide()
         self.progress = QProgressBar()
@@ -48,6 +51,7 @@ class PreviewPanel(QWidget):
         self._shown_shape: tuple[int, int, int] = (0, 0, 0)  # batch, height, width on the canvas
         self._pending: tuple[Frame, float] | None = None
         self._bar_time = 0.0
+        self._idle_text: str | None = None  # the placeholder a loading or starting run said something over
         self._timer = QTimer(self, singleShot=True, interval=REPAINT_MS)
         self._timer.timeout.connect(self._paint_pending)
 
@@ -101,9 +105,48 @@ class PreviewPanel(QWidget):
         self._shown_shape = images.shape[:3]
         self.canvas.set_image(batch_qimage(images))
 
+    def _say(self, text: str) -> None:
+        """What the canvas says, while it has no image, about a model loading or a run starting."""
+        if self._idle_text is None:
+            self._idle_text = self.canvas.placeholder
+        self.canvas.placeholder = text
+        self.canvas.update()
+
+    def _unsay(self) -> None:
+        """Back to the placeholder that was there before (the window's own, for its family)."""
+        if self._idle_text is not None:
+            self.canvas.placeholder, self._idle_text = self._idle_text, None
+            self.canvas.update()
+
+    def loading(self, what: str, for_run: bool = True) -> None:
+        """A model (or its text encoder) is loading: say which on the canvas, with a busy bar. ``for_run``:
+        a run waits for it, so the previous run's image (another model's, other settings) is taken
+        down; a warm-up in the background leaves what is shown (a latent decode) in place."""
+        self._timer.stop()
+        self._pending = None
+        if for_run:
+            self._shown_shape = (0, 0, 0)
+            self.canvas.set_image(None)
+            self.noisy_canvas.set_image(None)
+        self._say(what)
+        self.progress.setRange(0, 0)  # no count is known: Qt draws a busy bar
+        self.step_label.setText(what if self.canvas.image() is not None else "loading…")
+        self.speed_label.setText("")
+
+    def loaded(self, waiting: bool = False) -> None:
+        """Loading is over without a run starting yet (``waiting``: one is about to)."""
+        if waiting:
+            self._say("Starting…")
+        else:
+            self._unsay()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.step_label.setText("starting…" if waiting else "idle")
+
     def start(self, total: int, unit: str = "step", status: str = "") -> None:
         """A new job; ``total`` of ``unit`` if the family counts them up front (0: learnt from its first
         frame). ``status``: what the speed label says until the first frame."""
+        self._say("Generating…")
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(0)
         self.step_label.setText(f"{unit} 0/{total}" if total else "starting…")
@@ -126,6 +169,7 @@ class PreviewPanel(QWidget):
         frame, rate = self._pending
         self._pending = None
         self._set(frame.shown())
+        self._unsay()  # an image is shown: what the canvas says while empty is its usual text again
         if frame.noisy is not None:
             self.noisy_canvas.set_image(batch_qimage(frame.noisy))
         self.frames_painted += 1
@@ -135,9 +179,7 @@ class PreviewPanel(QWidget):
             self.progress.setRange(0, frame.total)
             self.progress.setValue(frame.step)
         self.step_label.setText(f"{frame.unit} {frame.step}/{frame.total}")
-        eta = (frame.total - frame.step) / rate if rate > 0 else 0.0
-        per = f"{rate:.1f} {frame.unit}s/s"
-        self.speed_label.setText(f"{per} · ETA {eta:.1f} s" if not frame.final else per)
+        self.speed_label.setText(speed_text(frame, rate))
 
     def finish(self, frames: list[np.ndarray]) -> None:
         self.frames = frames
@@ -146,6 +188,9 @@ class PreviewPanel(QWidget):
     def stopped(self, message: str) -> None:
         self._timer.stop()
         self._pending = None
+        self._unsay()
+        if self.progress.maximum() == 0:  # stopped while loading: the busy bar stops too
+            self.progress.setRange(0, 1)
         self.step_label.setText(message)
         self.speed_label.setText("")
 
@@ -159,3 +204,11 @@ class PreviewPanel(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Export the run as an animated GIF", "run.gif", "GIF (*.gif)")
         if path:
             self.export_gif(path)
+
+
+def speed_text(frame: Frame, rate: float) -> str:
+    """"12.3 steps/s · ETA 4.0 s" for a run of several steps once its rate is known; "" otherwise."""
+    if frame.total <= 1 or rate <= 0:
+        return ""
+    per = f"{rate:.1f} {frame.unit}s/s"
+    return per if frame.final else f"{per} · ETA {(frame.total - frame.step) / rate:.1f} s"

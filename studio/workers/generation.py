@@ -3,10 +3,15 @@
 A job is a plain generator run by a JobRunner: it loads the model (cached), resolves the request
 (validated, hash and size filled in, undeclared capabilities refused), then runs the family's
 ``sample`` one step per yield, so cancelling stops within a step. Its JobEvents, in order:
-"loading" (only when the model is not loaded yet), "started" (the resolved request), "note" (the
-checkpoint changed since the request's hash was saved), "frame"s, "result" (a JobResult), then the end.
+"loading" (once per stage still to load: the model, then its text encoder; the message says which),
+"started" (the resolved request), "note" (the checkpoint changed since the request's hash was saved),
+"frame"s (with the rate, counted from the first step: loading is not sampling), "result" (a JobResult),
+then the end. A preload reports its "loading" stages the same way, then "loaded" once it is over.
 A request submitted while busy waits in the queue; it is resolved between the running job's steps, so
 what the queue keeps is the resolved request ("queued" event). The GUI thread never runs model code.
+
+Closing (``shutdown``) stops the running job at its next yield and puts it back at the head of the
+queue, unless its images had already come back, so the next start runs it again.
 """
 from __future__ import annotations
 
@@ -74,7 +79,11 @@ class GenerationController(QObject):
         self._models: dict[str, object] = {}
         self._models_lock = threading.Lock()
         self._current: str | None = None
+        self._current_request: GenerationRequest | None = None  # resolved once it has started
+        self._result_seen = False  # the running job's images have reached the GUI thread
+        self._cancel_asked = False  # cancel() was called for the running job
         self._closed = False
+        self.clock: Callable[[], float] = time.perf_counter  # what rates are measured with
 
     # --- public API (GUI thread) ----------------------------------------------------------------
     @property
@@ -102,8 +111,11 @@ class GenerationController(QObject):
         return job_id
 
     def cancel(self) -> None:
-        """Stop the running job at its next step; queued jobs stay queued."""
+        """Stop the running job at its next step; queued jobs stay queued. A cancel that comes as the job
+        ends, its images already made (Esc between two queued jobs), is not lost: the queued job that
+        would start next is cancelled instead."""
         if self._current is not None:
+            self._cancel_asked = True
             self.runner.cancel(self._current)
 
     def resume_queue(self) -> None:
@@ -116,17 +128,20 @@ class GenerationController(QObject):
         self.queueChanged.emit()
 
     def preload(self, checkpoint: str) -> str:
-        """Warm the model and its prompt encoder in the background so the first Generate is quick."""
+        """Warm the model and its prompt encoder in the background so the first Generate is quick. Its
+        "loading" stages are reported on ``event`` (the window shows what it waits for), then "loaded";
+        a cancel (closing the window) takes effect between the stages."""
         def work(job: Job) -> Iterator[JobEvent | None]:
-            encoder = self.model(checkpoint).encoder
-            if encoder is not None:
-                encoder.encode(["warm up"])
-            yield None
+            yield from self._load(job, checkpoint)
 
-        def ended(ev: JobEvent) -> None:
-            if ev.kind == "error":
-                self.event.emit(JobEvent("note", ev.job, message=ev.message))
-        return self.post(work, ended)
+        def seen(ev: JobEvent) -> None:
+            if ev.kind == "loading":
+                self.event.emit(ev)
+            elif ev.ends:
+                self.event.emit(JobEvent("loaded", ev.job))
+                if ev.kind == "error":
+                    self.event.emit(JobEvent("note", ev.job, message=ev.message))
+        return self.post(work, seen)
 
     def post(self, work: Work, on_event: Callable[[JobEvent], None]) -> str:
         """Run a helper job on the model thread, between the steps of a running job; its events go to
@@ -145,18 +160,32 @@ class GenerationController(QObject):
             return checkpoint in self._models
 
     def shutdown(self) -> None:
-        """Stop the running job and the model thread; nothing starts after this."""
+        """Stop the running job (at its next step) and the model thread; nothing starts after this. The
+        running job goes back to the head of the saved queue unless its images reached the GUI thread."""
         self._closed = True
         self.runner.shutdown()
-        if self._current is not None:
-            self._current = None
-            self.busyChanged.emit(False)
+        if self._current is None:
+            return
+        if not self._result_seen and self._current_request is not None:
+            try:
+                self.queue.move(self.queue.push(self._current_request), 0)
+            except OSError:
+                pass  # the disk refuses the write: the saved queue stays as it was
+        self._end_current()
+        self.queueChanged.emit()
 
     # --- the model thread ---------------------------------------------------------------------------
     def _load(self, job: Job, checkpoint: str) -> Iterator[JobEvent]:
+        """The model, then its text encoder, each announced before it loads (seconds each on a busy
+        machine); the yield between them is where a cancel takes effect."""
         if not self.is_loaded(checkpoint):
-            yield job.event("loading", message="Loading model…")
-        return self.model(checkpoint)
+            yield job.event("loading", message=f"Loading model {checkpoint}…")
+        model = self.model(checkpoint)
+        encoder = model.encoder
+        if encoder is not None and not encoder.loaded:
+            yield job.event("loading", message="Loading text encoder…")
+            encoder.load()
+        return model
 
     def _generate(self, job: Job, request: GenerationRequest, want_noisy: bool, keep_frames: bool,
                   interval: float) -> Iterator[JobEvent | None]:
@@ -171,21 +200,23 @@ class GenerationController(QObject):
             yield job.event("note", message=note)
         init = load_input(resolved.init_image) if resolved.init_image else None
         frames: list[np.ndarray] = []
-        last, last_sent, t0 = None, 0.0, time.perf_counter()
+        clock = self.clock
+        last, first, last_sent, t0 = None, None, 0.0, clock()
         for frame in model.sample(resolved, init=init, want_noisy=want_noisy):
-            last = frame
+            now = clock()
+            last, first = frame, first or (frame.step, now)  # the rate counts from the first step on
             if keep_frames:
                 frames.append(frame.shown())
-            now = time.perf_counter()
             if frame.final or now - last_sent >= interval:
                 last_sent = now
-                rate = frame.step / (now - t0) if now > t0 else 0.0
+                # Only an iterative run has a rate (a one-step decode would report thousands a second).
+                rate = (frame.step - first[0]) / (now - first[1]) if frame.total > 1 and now > first[1] else 0.0
                 yield job.event("frame", step=frame.step, total=frame.total, frame=frame, rate=rate)
             else:
                 yield None  # a step not shown: still a point to cancel at
         if last is None or not last.final:
             raise RuntimeError("the sampler stopped before its final step")
-        seconds = time.perf_counter() - t0
+        seconds = clock() - t0
         yield job.event("result", result=JobResult(job.id, resolved, last.preview, frames, seconds),
                         message=f"Done in {seconds:.1f} s.")
 
@@ -215,23 +246,38 @@ class GenerationController(QObject):
     def _route(self, ev: JobEvent) -> None:
         if ev.kind == "queued":
             self.queueChanged.emit()
+        if ev.job == self._current and ev.kind == "started":
+            self._current_request = ev.result
+        elif ev.job == self._current and ev.kind == "result":
+            self._result_seen = True
         self.event.emit(ev)
         if ev.ends and ev.job == self._current:
-            self._current = None
-            self.busyChanged.emit(False)
-            self._next()
+            too_late = self._cancel_asked and self._result_seen  # the cancel came after the images
+            self._end_current()
+            self._next(cancel=too_late)
+
+    def _end_current(self) -> None:
+        self._current, self._current_request = None, None
+        self._result_seen = self._cancel_asked = False
+        self.busyChanged.emit(False)
 
     def _start(self, job_id: str, request: GenerationRequest) -> None:
-        self._current = job_id
+        self._current, self._current_request = job_id, request
         self.busyChanged.emit(True)
         work = partial(self._generate, request=request, want_noisy=self.want_noisy, keep_frames=self.keep_frames,
                        interval=self.preview_interval)
         self.runner.post(work, job_id=job_id, priority=JOB)
 
-    def _next(self) -> None:
+    def _next(self, cancel: bool = False) -> None:
+        """Start the next queued job; ``cancel``: it starts cancelled (ends at once, "cancelled")."""
         if self.busy or self.queue_paused or self._closed:
             return
         item = self.queue.pop()
         if item is not None:
             self.queueChanged.emit()
             self._start(*item)
+            if cancel:
+                self._cancel_asked = True
+                self.runner.cancel(item[0])
+                self.event.emit(JobEvent("note", item[0], message="Cancelled the next queued job: the cancel "
+                                                                 "came as the previous one finished."))

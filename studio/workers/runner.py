@@ -130,8 +130,16 @@ class JobRunner(QObject):
         with self._cond:
             return self._cond.wait_for(lambda: not self._running and not self._pending, timeout)
 
-    def shutdown(self, timeout: float = 5.0) -> None:
-        """Cancel everything and stop the thread; later posts are ignored."""
+    @property
+    def alive(self) -> bool:
+        """Whether the runner's thread still runs (False once ``shutdown`` has returned in time)."""
+        return self._thread.is_alive()
+
+    def shutdown(self, timeout: float = 120.0) -> None:
+        """Cancel everything and stop the thread; later posts are ignored. An idle thread ends at once and
+        a running job at its next yield (within a step, or one loading stage); the join waits exactly
+        that long. ``timeout`` only bounds a job that hangs: a thread left running when the interpreter
+        exits can crash it in native code, which is worse than waiting for a step."""
         with self._cond:
             self._stopping = True
             self._pending.clear()

@@ -25,6 +25,7 @@ def test_generate_many_files_or_one_grid(tiny_ckpt, tmp_path):
     assert main(args + ["--num", "4", "--grid", "--out", str(tmp_path / "grid.png")]) == 0
     grid = np.asarray(Image.open(tmp_path / "grid.png"))
     assert grid.shape[0] > 24 and grid.shape[1] > 24
+    assert len(list((tmp_path / "grid").glob("*.png"))) == 4, "the grid's images are written as they are made"
 
 
 def test_models_lists_registered_checkpoints(tiny_ckpt, capsys):

@@ -142,8 +142,8 @@ def test_the_training_dock_lists_the_recipes_and_starts_with_their_settings(qtbo
     panel.extra_options = {"width": 8}
     with qtbot.waitSignal(panel.startRequested) as blocker:
         panel.start_button.click()
-    family, dataset, out, steps, options, train = blocker.args
-    assert (family, dataset, steps) == ("gan", "faces", 100) and out.endswith("my-model.safetensors")
+    family, dataset, out, steps, options, train, resume = blocker.args
+    assert (family, dataset, steps, resume) == ("gan", "faces", 100, False) and out.endswith("my-model.safetensors")
     assert options == {**recipe.task_options(), "width": 8}
     assert {k: train[k] for k in TRAINER_SETTINGS if k != "warmup"} == {
         k: v for k, v in recipe.trainer_settings().items() if k != "warmup"}

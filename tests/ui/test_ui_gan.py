@@ -74,7 +74,8 @@ def test_stopping_training_leaves_a_resumable_state(qtbot, window, data_dir):
         panel.start_button.click()
     with qtbot.waitSignal(window.training.event, check_params_cb=is_kind("cancelled"), timeout=LONG) as blocker:
         panel.stop_button.click()
-    assert "stopped at step" in blocker.args[0].message
+    assert blocker.args[0].message.startswith("Stopped at step") and "state saved (Resume continues)" in \
+        blocker.args[0].message
     qtbot.waitUntil(lambda: not window.training.busy, timeout=LONG)
     assert (data_dir / "checkpoints" / "stopped.state.safetensors").is_file()
     assert not (data_dir / "checkpoints" / "stopped.safetensors").exists()

@@ -40,6 +40,10 @@ class FakeFamily(Family):
     def image_format(self) -> ImageFormat:
         return ImageFormat(self.size, self.size, 1, "grey")
 
+    @property
+    def conditional(self) -> bool:
+        return True  # it keeps the prompt in what it resolves (it needs no encoder to ignore it)
+
     def frames(self, request, init, want_noisy):
         self.sample_threads.add(threading.get_ident())
         n = request.steps

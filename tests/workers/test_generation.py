@@ -166,3 +166,160 @@ def test_results_are_new_arrays_each_run(qtbot, controller):
         results.append(blocker.args[0].result)
         qtbot.waitUntil(lambda: not c.busy, timeout=WAIT)
     assert [int(np.max(r.images)) for r in results] == [2, 3]
+
+
+# --- loading, rates, closing and late cancels (issue 11: items 13, 17, 19) --------------------------------
+
+class FakeEncoder:
+    """A text encoder that is not loaded until ``load``; it records the loads."""
+
+    def __init__(self) -> None:
+        self.loaded = False
+        self.loads = 0
+
+    def load(self) -> None:
+        self.loads += 1
+        self.loaded = True
+
+
+class EncodedFamily(FakeFamily):
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._text_encoder = FakeEncoder()
+
+    @property
+    def encoder(self) -> FakeEncoder:
+        return self._text_encoder
+
+
+class SlowLoader(Loader):
+    """A loader that blocks until the test releases it."""
+
+    def __init__(self, **models: FakeFamily) -> None:
+        super().__init__(**models)
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, checkpoint: str) -> FakeFamily:
+        self.entered.set()
+        self.release.wait(WAIT / 1000)
+        return super().__call__(checkpoint)
+
+
+def test_a_generation_announces_each_loading_stage(qtbot, controller, collect):
+    model = EncodedFamily()
+    c = controller(Loader(fake=model))
+    events = collect(c.event)
+    job = c.submit(make_request(steps=2))
+    qtbot.waitUntil(lambda: kinds(events, job)[-1:] == ["done"], timeout=WAIT)
+    assert kinds(events, job) == ["loading", "loading", "started", "frame", "frame", "result", "done"]
+    assert [e.message for e in events[:2]] == ["Loading model fake…", "Loading text encoder…"]
+    assert model.encoder.loads == 1
+    again = c.submit(make_request(steps=1))
+    qtbot.waitUntil(lambda: kinds(events, again)[-1:] == ["done"], timeout=WAIT)
+    assert "loading" not in kinds(events, again), "nothing left to load"
+
+
+def test_a_preload_reports_its_stages_and_a_cancel_between_them_skips_the_encoder(qtbot, controller, collect):
+    model = EncodedFamily()
+    loader = SlowLoader(fake=model)
+    c = controller(loader)
+    events = collect(c.event)
+    preload = c.preload("fake")
+    qtbot.waitUntil(lambda: "loading" in kinds(events, preload), timeout=WAIT)
+    assert events[0].message == "Loading model fake…" and loader.entered.is_set()
+    c.runner.cancel(preload)  # as closing the window does: the model's load is under way
+    loader.release.set()
+    qtbot.waitUntil(lambda: "loaded" in kinds(events, preload), timeout=WAIT)
+    assert kinds(events, preload) == ["loading", "loaded"] and model.encoder.loads == 0
+
+
+class FakeClock:
+    """Time that moves only when the scripted loader and model say so: rates without timing anything."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TickingFamily(FakeFamily):
+    def __init__(self, clock: FakeClock, **kw) -> None:
+        super().__init__(**kw)
+        self.clock = clock
+
+    def frames(self, request, init, want_noisy):
+        for frame in super().frames(request, init, want_noisy):
+            self.clock.now += 1.0  # every step takes one second
+            yield frame
+
+
+def test_the_rate_counts_from_the_first_step_and_a_one_step_run_has_none(qtbot, controller, collect):
+    clock = FakeClock()
+    model = TickingFamily(clock)
+
+    def slow_loader(checkpoint: str) -> FakeFamily:
+        clock.now += 100.0  # loading takes far longer than sampling
+        return model
+
+    c = controller(slow_loader)
+    c.clock = clock
+    events = collect(c.event)
+    with qtbot.waitSignal(c.event, check_params_cb=is_("result"), timeout=WAIT) as blocker:
+        c.submit(make_request(steps=5))
+    rates = [e.rate for e in events if e.kind == "frame"]
+    assert rates == [0.0, 1.0, 1.0, 1.0, 1.0], "one step a second; unknown at the first step"
+    assert blocker.args[0].result.seconds == 5.0, "the loading is not counted"
+    qtbot.waitUntil(lambda: not c.busy, timeout=WAIT)
+    one = c.submit(make_request(steps=1))
+    qtbot.waitUntil(lambda: not c.busy, timeout=WAIT)
+    assert [e.rate for e in events if e.job == one and e.kind == "frame"] == [0.0], "a one-step run has no rate"
+
+
+def test_closing_puts_the_running_job_back_at_the_head_of_the_saved_queue(qtbot, controller, tmp_path, collect):
+    model = FakeFamily(gate_at=2, sha="00000000000000bb")
+    c = controller(Loader(fake=model), JobQueue(tmp_path / "queue.json"))
+    events = collect(c.event)
+    with qtbot.waitSignal(c.event, check_params_cb=is_("frame", 1), timeout=WAIT):
+        running = c.submit(make_request(steps=1000, seed=11))
+    c.submit(make_request(steps=3, seed=12))
+    model.gate.set()
+    c.shutdown()  # stops the running job within a step and joins the model thread
+    assert not c.runner.alive and not c.busy
+    assert "result" not in kinds(events, running)
+    saved = JobQueue(tmp_path / "queue.json").jobs()
+    assert [req.seed for _, req in saved] == [11, 12], "the interrupted job first, then the waiting one"
+    assert saved[0][1].checkpoint_hash == "00000000000000bb" and saved[0][1].steps == 1000, "as it was resolved"
+
+
+def test_closing_after_the_result_came_back_does_not_queue_the_job_again(qtbot, controller, tmp_path):
+    c = controller(Loader(fake=FakeFamily()), JobQueue(tmp_path / "queue.json"))
+    got = []
+
+    def on_event(ev):
+        if ev.kind == "result":  # the images are here (the gallery write follows): the job is not lost
+            got.append(ev)
+            c.shutdown()
+    c.event.connect(on_event)
+    c.submit(make_request(steps=2))
+    qtbot.waitUntil(lambda: bool(got), timeout=WAIT)
+    assert len(c.queue) == 0 and not c.runner.alive
+
+
+def test_a_cancel_that_comes_as_a_job_finishes_cancels_the_next_queued_one(qtbot, controller, collect):
+    c = controller(Loader(fake=FakeFamily()))
+    events = collect(c.event)
+    ids: list[str] = []
+
+    def on_event(ev):
+        if ev.kind == "result" and ev.job == ids[0]:
+            c.cancel()  # Esc: the first job's images are already made
+    c.event.connect(on_event)
+    c.pause_queue()  # queue three jobs, then let them run
+    ids += [c.submit(make_request(steps=2, seed=s)) for s in (1, 2, 3)]
+    first, second, third = ids
+    c.resume_queue()
+    qtbot.waitUntil(lambda: kinds(events, third)[-1:] == ["done"], timeout=WAIT)
+    assert kinds(events, first)[-2:] == ["result", "done"]
+    assert [k for k in kinds(events, second) if k != "queued"] == ["note", "cancelled"], "it never started"
+    assert "result" in kinds(events, third), "one Esc cancels one job"

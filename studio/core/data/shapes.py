@@ -323,12 +323,12 @@ def make_shapes(n: int, seed: int = 0) -> tuple[np.ndarray, list[Scene], list[st
     return images, scenes, [s.caption for s in scenes]
 
 
-def shapes_batches(batch_size: int, seed: int = 0) -> Iterator[tuple[np.ndarray, list[str]]]:
+def shapes_batches(batch_size: int, seed: int = 0, first: int = 0) -> Iterator[tuple[np.ndarray, list[str]]]:
     """Endless fresh batches (images uint8 (B, 32, 32, 3), captions): batch b holds scenes
-    b*B .. b*B+B-1 of data set `seed`, so a run can be replayed exactly."""
+    b*B .. b*B+B-1 of data set `seed`, so a run can be replayed exactly (and resumed at batch `first`)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    start = 0
+    start = first * batch_size
     while True:
         images = np.empty((batch_size, SIZE, SIZE, 3), dtype=np.uint8)
         captions = []

@@ -155,17 +155,13 @@ class Family(ABC):
                                  sampler=self.samplers[0] if self.samplers else "")
 
     def resolve(self, request: GenerationRequest) -> GenerationRequest:
-        """The complete request: validated, this checkpoint's hash and image size filled in, and
+        """The complete request: validated, this checkpoint's hash and image size filled in, only what
+        this family and model use kept (no stray "ddim" or prompt-box text on a GAN's PNG), and
         refused (with the catalog's message) where it asks for what this family cannot do."""
         f = self.image_format
         req = request.with_(family=self.name, checkpoint=self.checkpoint.id, checkpoint_hash=self.checkpoint.sha256,
                             width=f.width, height=f.height)
-        if not self.samplers:
-            req = req.with_(sampler="")  # nothing to choose: no stray "ddim" on a GAN's PNG
-        elif req.sampler not in self.samplers:
-            raise RequestError(f"The {self.label} family samples with {' or '.join(self.samplers)}, "
-                               f"not {request.sampler!r}.")
-        req = req.validated()
+        req = req.validated().normalized(conditional=self.conditional)  # the defaults it puts back are valid
         for capability, asked in (("img2img", req.init_image), ("redraw", req.redraws), ("decode", req.latent)):
             if asked:
                 self.require(capability)

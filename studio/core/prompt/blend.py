@@ -18,7 +18,28 @@ if TYPE_CHECKING:  # the request validates blends at start-up, before torch is l
     import torch
 
 MAX_WEIGHT = 10.0
-_WEIGHT = re.compile(r"^(.*?)::\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$", re.S)
+MAX_WEIGHT_CHARS = 16  # '0.333333333333333' is plenty; a longer number is refused before it is read
+_NUMBER = re.compile(r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?")
+_NUMBER_CHARS = frozenset("0123456789.+-eE")
+
+
+def _split_weight(part: str, prompt: str) -> tuple[str, float]:
+    """'text :: 0.7' -> ('text ', 0.7); a part whose last '::' is not followed by a number weighs 1.
+    Linear in the part's length: only the text after the last '::' is read as a number."""
+    text, sep, tail = part.rpartition("::")
+    token = tail.strip()
+    if not sep or not token or not set(token) <= _NUMBER_CHARS:
+        return part, 1.0
+    if len(token) > MAX_WEIGHT_CHARS:
+        raise RequestError(f"A blend weight is a short number such as 0.7 (got one of {len(token)} characters "
+                           f"in {_clip(prompt)}).")
+    if not _NUMBER.fullmatch(token):
+        return part, 1.0
+    return text, float(token)
+
+
+def _clip(prompt: str, limit: int = 80) -> str:
+    return repr(prompt if len(prompt) <= limit else prompt[: limit - 3] + "...")
 
 
 def parse_blend(prompt: str) -> list[tuple[str, float]]:
@@ -27,16 +48,15 @@ def parse_blend(prompt: str) -> list[tuple[str, float]]:
     parts = prompt.split("|")
     out = []
     for part in parts:
-        m = _WEIGHT.match(part)
-        text, weight = (m.group(1), float(m.group(2))) if m else (part, 1.0)
+        text, weight = _split_weight(part, prompt)
         text = " ".join(text.split())
         if len(parts) > 1 and not text:
-            raise RequestError(f"Every part of a blended prompt needs words: {prompt!r}.")
+            raise RequestError(f"Every part of a blended prompt needs words: {_clip(prompt)}.")
         if not (math.isfinite(weight) and 0.0 <= weight <= MAX_WEIGHT):
-            raise RequestError(f"A blend weight must be between 0 and {MAX_WEIGHT:g} (got {weight:g} in {prompt!r}).")
+            raise RequestError(f"A blend weight must be between 0 and {MAX_WEIGHT:g} (got {weight:g} in {_clip(prompt)}).")
         out.append((text, weight))
     if len(out) > 1 and sum(w for _, w in out) <= 0:
-        raise RequestError(f"The weights of a blended prompt must not all be 0: {prompt!r}.")
+        raise RequestError(f"The weights of a blended prompt must not all be 0: {_clip(prompt)}.")
     return out
 
 

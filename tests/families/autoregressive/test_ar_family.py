@@ -124,7 +124,7 @@ def test_bad_settings_and_checkpoints_are_clear_errors(tiny_pixelcnn, tmp_path):
     ck = checkpoint.load(tiny_pixelcnn)
     bad = tmp_path / "bad.safetensors"
     checkpoint.save(bad, family="autoregressive", config={**ck.config, "arch": "lstm"}, tensors=ck.tensors)
-    with pytest.raises(CheckpointError, match="unknown architecture 'lstm'"):
+    with pytest.raises(CheckpointError, match="arch is 'lstm'; it must be one of 'pixelcnn', 'transformer'"):
         load_model(str(bad))
 
 

@@ -118,4 +118,4 @@ def test_cli_init_image(tiny_ckpt, tmp_path, capsys):
     assert req.strength == 0.0 and np.array_equal(np.asarray(Image.open(out))[..., None], load_input(req.init_image))
     assert main(["generate", "--checkpoint", "tiny-diffusion", "--init-image", str(tmp_path / "none.png"),
                  "--out", str(out)]) == 2
-    assert "not an image" in capsys.readouterr().err
+    assert "none.png does not exist" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from ...data.batches import CaptionTable, captioned_batches, class_conditions
 from ...errors import CheckpointError
 from ...pixels import from_unit, to_unit
 from ...prompt.encoder import PromptEncoder
+from ...training.stream import Mapped
 from ...training.trainer import TrainTask
 from .sampling import Sampling, transformer_rows
 from .transformer import ImageTransformer, TransformerConfig
@@ -76,9 +77,12 @@ def transformer_task(tokenizer: str, encoder: PromptEncoder | None = None, *, ca
               "binarization": "dynamic", "text_encoder": "all-MiniLM-L6-v2" if captions else None}
     table = CaptionTable(fashion_mnist.all_captions(), encoder) if captions else None
 
-    def tokenized():
-        for x, cond in _binary_batches(split, table, batch_size, p_uncond, device, seed):
-            yield vq.encode(x).flatten(1), cond
+    def tokenize(batch):
+        x, cond = batch
+        return vq.encode(x).flatten(1), cond
+
+    # The frozen tokenizer is deterministic: the stream resumes where its binarised images do.
+    tokenized = Mapped(_binary_batches(split, table, batch_size, p_uncond, device, seed), tokenize)
 
     def loss(m: ImageTransformer, batch):
         codes, cond = batch
@@ -95,7 +99,7 @@ def transformer_task(tokenizer: str, encoder: PromptEncoder | None = None, *, ca
         return from_unit(torch.sigmoid(vq.decode_logits(codes)))
 
     return TrainTask(
-        family="autoregressive", model=ImageTransformer(cfg), config=config, loss=loss, batches=tokenized(),
+        family="autoregressive", model=ImageTransformer(cfg), config=config, loss=loss, batches=tokenized,
         samples=samples, finalize=lambda ema: {f"vq.{k}": v.detach().cpu() for k, v in vq.state_dict().items()},
         card={"data": {"dataset": "fashion-mnist", "split": "train", "images": int(len(split.images)),
                        "binarization": "dynamic", "tokens": f"{cfg.grid}x{cfg.grid} codes of {vq_ck.id} "

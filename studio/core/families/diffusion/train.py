@@ -1,6 +1,8 @@
 """Builds the diffusion TrainTask for the shared trainer."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
@@ -8,6 +10,7 @@ from ...data import fashion_mnist
 from ...data.batches import CaptionTable, captioned_batches
 from ...pixels import from_signed, to_signed
 from ...prompt.encoder import PromptEncoder
+from ...training.stream import check_same
 from ...training.trainer import TrainTask
 from .model import build, diffusion_loss
 from .samplers import DDIMSampler
@@ -67,13 +70,50 @@ SHAPES_PREVIEW = ("a red circle", "a blue square", "a green triangle", "two yell
                   "a red circle to the left of a blue square", "a purple triangle and a green circle")
 
 
+class ShapesBatches:
+    """Freshly rendered Shapes scenes with their caption embeddings, a fraction p_uncond of them zeroed.
+    Resumable (studio.core.training.stream): batch b holds scenes b*B.. of data set ``seed``, and the
+    zeroing draws come from a generator whose state is saved."""
+
+    def __init__(self, table: dict[str, torch.Tensor], batch_size: int, seed: int, p_uncond: float,
+                 device: str) -> None:
+        self.table, self.batch_size, self.seed, self.p_uncond, self.device = table, batch_size, seed, p_uncond, device
+        self.g = torch.Generator().manual_seed(seed + 1)
+        self.batch = 0  # the batch taken next
+        self._scenes: Iterator | None = None
+
+    def __iter__(self) -> "ShapesBatches":
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        from ...data.shapes import shapes_batches
+
+        if self._scenes is None:
+            self._scenes = shapes_batches(self.batch_size, self.seed, first=self.batch)
+        images, texts = next(self._scenes)
+        self.batch += 1
+        x = to_signed(images)
+        cond = torch.stack([self.table[t] for t in texts])
+        cond[torch.rand(len(texts), generator=self.g) < self.p_uncond] = 0.0
+        return x.to(self.device), cond.to(self.device)
+
+    def state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        return ({"kind": "shapes", "batch_size": self.batch_size, "seed": self.seed, "batch": self.batch},
+                {"rng": self.g.get_state()})
+
+    def restore(self, info: dict, tensors: dict[str, torch.Tensor]) -> None:
+        check_same("Shapes", info, kind="shapes", batch_size=self.batch_size, seed=self.seed)
+        self.batch, self._scenes = int(info["batch"]), None
+        self.g.set_state(tensors["rng"])
+
+
 def shapes_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: int = 64, device: str = "cpu",
                 seed: int = 0, p_uncond: float = 0.1, command: str = "", data_dir: str | None = None,
                 limit: int | None = None) -> TrainTask:
     """Text-conditioned diffusion on procedural Shapes scenes (32x32 RGB) with compositional captions.
     Every batch is freshly rendered, so the model never sees the same scene twice (``data_dir`` and
     ``limit`` are accepted for the common command line and mean nothing here)."""
-    from ...data.shapes import all_captions, shapes_batches
+    from ...data.shapes import all_captions
 
     captions = all_captions()
     table = dict(zip(captions, encoder.encode(captions)))
@@ -81,14 +121,6 @@ def shapes_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: 
     config = {"unet": unet.to_dict(), "schedule": ScheduleConfig().__dict__, "prediction": "epsilon",
               "text_encoder": "all-MiniLM-L6-v2", "dataset": "shapes"}
     model, schedule = build(config)
-    g = torch.Generator().manual_seed(seed + 1)
-
-    def batches():
-        for images, texts in shapes_batches(batch_size, seed):
-            x = to_signed(images)
-            cond = torch.stack([table[t] for t in texts])
-            cond[torch.rand(len(texts), generator=g) < p_uncond] = 0.0
-            yield x.to(device), cond.to(device)
 
     def loss(m, batch):
         x, cond = batch
@@ -96,7 +128,8 @@ def shapes_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: 
 
     preview = encoder.encode(list(SHAPES_PREVIEW))
     return TrainTask(
-        family="diffusion", model=model, config=config, loss=loss, batches=batches(),
+        family="diffusion", model=model, config=config, loss=loss,
+        batches=ShapesBatches(table, batch_size, seed, p_uncond, device),
         samples=lambda ema: preview_grid(ema, schedule, preview),
         card={"data": {"dataset": "shapes (procedural, studio.core.data.shapes)", "split": "rendered afresh per batch",
                        "captions": f"{len(captions)} compositional captions", "p_uncond": p_uncond},
