@@ -83,6 +83,9 @@ def _generate(args: argparse.Namespace) -> int:
     if latent and args.num != 1:
         raise StudioError("--latent makes exactly one image; leave out --num.")
     plan = plan_output(args.out, args.num, args.grid)
+    from ..store.paths import clean_stale_tmp
+
+    clean_stale_tmp(*plan.folders())  # half-written files of an earlier run that was killed
 
     checkpoint = args.checkpoint or _default_checkpoint(args.family, quiet=args.quiet)
     model = load_model(checkpoint, pick_device(args.device), family=args.family)

@@ -77,10 +77,15 @@ def read_header_metadata(path: Path) -> dict[str, str]:
             if n > MAX_HEADER_BYTES or n > path.stat().st_size - 8:
                 raise ValueError("header length beyond the end of the file")
             header = json.loads(f.read(n))
+            size = path.stat().st_size
     except (OSError, ValueError, UnicodeDecodeError, RecursionError) as e:
         raise CheckpointError(f"{path.name} is not a readable safetensors file ({e}).") from e
     if not isinstance(header, dict):
         raise CheckpointError(f"{path.name} is not a readable safetensors file (its header is {kind_of(header)}).")
+    end = _data_end(header)
+    if end is not None and 8 + n + end != size:  # a copy cut short: listed as broken, not found at Generate
+        raise CheckpointError(f"{path.name} is truncated or damaged: its header describes {8 + n + end:,} bytes, "
+                              f"the file holds {size:,}.")
     meta = header.get("__metadata__")
     if meta is None:
         return {}
@@ -88,6 +93,21 @@ def read_header_metadata(path: Path) -> dict[str, str]:
         raise CheckpointError(f"{path.name} is not a readable safetensors file (its metadata must map text "
                               "to text).")
     return meta
+
+
+def _data_end(header: dict) -> int | None:
+    """Where the last tensor's bytes end (offsets count from the end of the header); None when the
+    header does not say (then safetensors itself judges the file when it is loaded)."""
+    end = 0
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
+            return None
+        end = max(end, offsets[1])
+    return end
 
 
 def header_json(meta: dict[str, str], key: str, name: str, default: str | None = None) -> dict:

@@ -241,6 +241,8 @@ class GenerationRequest:
             changes.update(prompt="", negative_prompt="")
         if not info.samplers:
             changes["sampler"] = ""
+        if not self.init_image:
+            changes["strength"] = _DEFAULTS["strength"]  # how far to move from an input there is not
         changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
         return replace(self, **changes) if changes else self
 

@@ -237,6 +237,7 @@ class GalleryStore:
             path = (self.trash_dir if deleted else self.images_dir) / name
             try:
                 request, batch_index = read_settings(path)
+                request = request.validated()  # the rows are checked the same way when the index opens
                 created = path.stat().st_mtime  # the PNG has no timestamp of its own
             except RequestError as e:
                 skipped.append(str(e))
@@ -333,7 +334,8 @@ class GalleryStore:
         try:
             if not (isinstance(name, str) and _is_file_name(name)):
                 return None
-            request = GenerationRequest.from_dict(json.loads(request_json))
+            # validated: a changed byte can leave valid JSON naming a family or sampler that is not there
+            request = GenerationRequest.from_dict(json.loads(request_json)).validated()
             if not (isinstance(batch_index, int) and 0 <= batch_index < MAX_BATCH):
                 return None
             return request, batch_index, float(created), bool(deleted)

@@ -110,6 +110,10 @@ class JobQueue:
             if jobs:
                 self.warning = (f"{len(bad)} job(s) of the saved queue could not be read ({bad[0][:200]}); {kept}, "
                                 f"and the other {len(jobs)} job(s) wait in the queue.")
+                try:  # the readable jobs go back into a queue file of their own, or the next start loses them
+                    self._commit(jobs)
+                except OSError as e:
+                    self.warning += f" They could not be saved again ({e.strerror or e})."
             else:
                 self.warning = f"The saved job queue was damaged ({bad[0][:200]}); {kept} and the queue starts empty."
 

@@ -10,13 +10,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from ..core.atomic import atomic_write
 from ..core.errors import RequestError, StudioError
 from ..core.images import open_user_image, to_pil
-from ..core.request import MAX_BATCH, MAX_PARAMETERS, GenerationRequest
+from ..core.request import MAX_BATCH, GenerationRequest
 
 PARAMETERS_KEY = "parameters"
 GENSTUDIO_KEY = "genstudio"
@@ -51,17 +51,9 @@ def read_settings(path: str | Path) -> tuple[GenerationRequest, int]:
     try:
         with open_user_image(path) as img:  # raster formats only: never Ghostscript
             texts = _texts(img)
-    except StudioError as e:
+    except StudioError as e:  # opening: missing, not an allowed raster format, too large
         raise RequestError(str(e)) from None
-    except FileNotFoundError:
-        raise RequestError(f"{name} does not exist.") from None
-    except IsADirectoryError:
-        raise RequestError(f"{name} is a folder, not an image.") from None
-    except PermissionError:
-        raise RequestError(f"{name} could not be opened: permission denied.") from None
-    except UnidentifiedImageError:
-        raise RequestError(f"{name} is not an image.") from None
-    except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, zlib.error... for damaged files
+    except Exception as e:  # reading its text chunks: PIL raises OSError, SyntaxError, zlib.error...
         raise RequestError(f"{name} could not be read; the file may be damaged ({e}).") from None
 
     genstudio_error: RequestError | None = None
@@ -74,8 +66,7 @@ def read_settings(path: str | Path) -> tuple[GenerationRequest, int]:
         try:
             return GenerationRequest.from_parameters(texts[PARAMETERS_KEY]), 0
         except RequestError as e:
-            if genstudio_error is None and len(texts[PARAMETERS_KEY]) > MAX_PARAMETERS:
-                genstudio_error = e  # say why, rather than that there are none
+            genstudio_error = genstudio_error or e  # say what is wrong, rather than that there are none
     if genstudio_error is not None:
         raise RequestError(f"{name} carries damaged generation settings: {genstudio_error}")
     raise RequestError(f"{name} carries no generation settings.")

@@ -41,6 +41,8 @@ class DecimalSpinBox(QDoubleSpinBox):
     def __init__(self, *, minimum: float, maximum: float, singleStep: float, value: float) -> None:  # noqa: N803
         super().__init__(minimum=minimum, maximum=maximum, singleStep=singleStep, decimals=DECIMALS)
         self.setValue(value)
+        # Qt sizes a spin box by the text of its bounds ("0", "1"): leave room for a few decimals too.
+        self.setMinimumWidth(self.minimumSizeHint().width() + self.fontMetrics().horizontalAdvance("0.00"))
 
     def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt naming)
         text = self.locale().toString(value, "f", DECIMALS)

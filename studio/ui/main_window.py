@@ -123,7 +123,8 @@ class MainWindow(QMainWindow):
         self.blend.generateWanted.connect(lambda text: self.submit_prompts([text]))
         self.blend.sweepWanted.connect(self.sweep)
         self.gallery.useSettings.connect(self.use_item_settings)
-        self.queue_panel.editRequested.connect(self.apply_request)
+        self.queue_panel.editRequested.connect(
+            lambda job_id, req: self.apply_request(req) and self.queue_panel.take(job_id))
         session.message.connect(lambda text, error: self.notify(text, error=error))
         session.inputChanged.connect(self._input_changed)
         session.saved.connect(self.gallery.add_items)  # one thumbnail per new image, not all again

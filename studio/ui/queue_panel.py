@@ -12,7 +12,7 @@ def describe(req) -> str:
 
 
 class QueuePanel(QWidget):
-    editRequested = Signal(object)  # GenerationRequest taken out of the queue for editing
+    editRequested = Signal(str, object)  # job id, its GenerationRequest: to be edited (then ``take`` it)
 
     def __init__(self, controller: GenerationController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,10 +74,12 @@ class QueuePanel(QWidget):
     def edit_selected(self) -> None:
         job_id = self._selected_id()
         if job_id:
-            req = dict(self.controller.queue.jobs())[job_id]
-            self.controller.queue.remove(job_id)
-            self.refresh()
-            self.editRequested.emit(req)
+            self.editRequested.emit(job_id, dict(self.controller.queue.jobs())[job_id])
+
+    def take(self, job_id: str) -> None:
+        """Out of the queue once its settings are in the panels (never before: a refusal keeps it)."""
+        self.controller.queue.remove(job_id)
+        self.refresh()
 
     def _toggle_run(self) -> None:
         if self.controller.queue_paused:

@@ -80,7 +80,7 @@ class StudioSession(QObject):
         pinned = self._pinned_hash[1] if self._pinned_hash and self._pinned_hash[0] == request.checkpoint else ""
         h = self.input.hash if self.input is not None and can(request.family, "img2img") else ""
         # Only the controls the family declares: a disabled prompt box's text is not sent (nor refused).
-        request = request.normalized().with_(checkpoint_hash=pinned, init_image=h)
+        request = request.with_(checkpoint_hash=pinned, init_image=h).normalized()
         seed, redraws = self._redraws
         if redraws and request.seed == seed and can(request.family, "redraw"):
             request = request.with_(redraws=redraws)

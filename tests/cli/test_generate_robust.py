@@ -78,6 +78,10 @@ def test_kill_9_keeps_every_image_already_made_complete_and_reproducible(data_di
         req, index = requests[f]
         assert req.checkpoint == "tiny-uncond" and req.steps == 20
         assert np.array_equal(model.generate(req)[index], pixels(f)), f"{f.name} does not reproduce"
+    # the next run into the same folder removes what the killed one left half-written
+    assert main(["generate", "--checkpoint", "tiny-uncond", "--num", "2", "--steps", "2", "--out", str(images_dir),
+                 "--quiet"]) == 0
+    assert not list(images_dir.glob(".*.tmp"))
 
 
 # --- --out is checked before any model loads ------------------------------------------------------

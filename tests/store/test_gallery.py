@@ -164,6 +164,7 @@ def test_a_1e999_png_is_skipped_and_reported_not_a_crash(tmp_path):
     ("request", None),  # set below: one changed byte
     ("request", '{"steps": 1e999}'),
     ("request", '{"prompt": "\\ud800"}'),
+    ("request", "family"),  # set below: a changed byte that leaves valid JSON ("diffusiom")
     ("file", "../../outside.png"),
     ("batch_index", 1e300),
 ])
@@ -175,6 +176,9 @@ def test_a_damaged_row_that_passes_sqlites_check_is_rebuilt(tmp_path, column, va
         if value is None:
             i = text.index('"steps": ') + len('"steps": ')
             value = text[:i] + "x" + text[i + 1:]
+        elif value == "family":
+            value = text.replace('"diffusion"', '"diffusiom"', 1)
+            assert value != text
         conn.execute(f"UPDATE items SET {column} = ? WHERE id = ?", (value, row_id))
         assert conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
     s = GalleryStore(tmp_path)

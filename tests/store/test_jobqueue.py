@@ -89,6 +89,7 @@ def test_infinity_and_huge_numbers_are_reported_and_the_good_jobs_kept(tmp_path,
     assert "1 job(s) of the saved queue could not be read" in q.warning and "1 job(s) wait" in q.warning
     [aside] = tmp_path.glob("queue.json.corrupt-*")
     assert aside.read_text() == raw, "the unreadable job is kept in the file set aside"
+    assert JobQueue(path).jobs() == [("good", _req(7))], "the good job is still queued at the start after"
     q.push(_req(8))  # the restored jobs save again
     assert [r.seed for _, r in JobQueue(path).jobs()] == [7, 8]
 

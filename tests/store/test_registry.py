@@ -144,3 +144,15 @@ def test_scan_lists_the_good_one_beside_any_fuzzed_one(data, card, good_bytes, t
     assert "a-good" in [i.id for i in infos]
     assert len(infos) + len(problems) == 2
     assert all(isinstance(p, str) and p.path == bad for p in problems)
+
+
+def test_a_checkpoint_cut_short_is_listed_as_broken(tmp_path):
+    """Listing reads only the header; the header's data offsets still say how long the file must be."""
+    folder = tmp_path / "checkpoints"
+    good = make_tiny_checkpoint(folder / "good.safetensors")
+    cut = folder / "cut.safetensors"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    found, problems = registry.scan([folder])
+    assert [i.id for i in found] == ["good"]
+    [problem] = problems
+    assert problem.id == "cut" and "truncated" in problem

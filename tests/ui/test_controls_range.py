@@ -3,6 +3,7 @@ with a message and change nothing: the widgets cover each request field's whole 
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -68,7 +69,7 @@ def test_a_png_with_absurd_steps_is_refused_and_changes_nothing(qtbot, window, t
 
 def decimals(low: float, high: float) -> st.SearchStrategy[float]:
     """Numbers as a person or the CLI writes them: at most 6 decimals."""
-    return st.decimals(min_value=low, max_value=high, places=6, allow_nan=False).map(float)
+    return st.decimals(min_value=Decimal(str(low)), max_value=Decimal(str(high)), places=6, allow_nan=False).map(float)
 
 
 VALID = {"seed": st.integers(0, MAX_SEED), "steps": st.integers(1, 1000), "batch_size": st.integers(1, 16),

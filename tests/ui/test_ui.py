@@ -94,6 +94,18 @@ def test_generate_while_busy_queues_and_the_queue_persists(qtbot, window, data_d
     assert len(window.controller.queue) == 0
 
 
+def test_a_queued_job_the_panels_cannot_hold_stays_queued(qtbot, window):
+    """A hand-edited queue entry out of the widgets' range is refused with a message, not lost."""
+    window.controller.pause_queue()
+    req = window.current_request().with_(guidance=3.1234567)  # valid, but finer than the guidance box
+    job = window.controller.queue.push(req)
+    window.queue_panel.refresh()
+    window.queue_panel.list.setCurrentRow(0)
+    window.queue_panel.edit_selected()
+    assert "not restored" in window.last_message
+    assert window.controller.queue.jobs() == [(job, req)]
+
+
 def test_dropping_a_result_restores_settings_and_reproduces_pixels(qtbot, window):
     window.controls.batch.setValue(2)
     window.controls.guidance.setValue(4.5)
@@ -194,13 +206,16 @@ def test_broken_checkpoints_get_messages_and_the_studio_goes_on(qtbot, window, t
     folder = tiny_ckpt.parent
     (folder / "garbage.safetensors").write_bytes(b"not a model")
     data = tiny_ckpt.read_bytes()
-    (folder / "halved.safetensors").write_bytes(data[: len(data) // 2])  # header intact: listed, fails to load
+    (folder / "halved.safetensors").write_bytes(data)
     window.model_panel.rescan()
     assert "garbage.safetensors" in window.model_panel.problems.text()
     assert window.model_panel.select("diffusion", "halved")
+    (folder / "halved.safetensors").write_bytes(data[: len(data) // 2])  # cut short after it was listed
     with qtbot.waitSignal(window.controller.event, check_params_cb=is_kind("error"), timeout=LONG) as blocker:
         window.generate()
-    assert "corrupt or truncated" in blocker.args[0].message and "corrupt or truncated" in window.last_message
+    assert "truncated" in blocker.args[0].message and "truncated" in window.last_message
     assert window.preview.step_label.text() == "failed" and not window.controller.busy
+    window.model_panel.rescan()  # listed again: broken, with its reason
+    assert "halved" in window.model_panel.problems.text() and "truncated" in window.model_panel.problems.text()
     assert window.model_panel.select("diffusion", "tiny-diffusion")
     assert generate(qtbot, window, steps=2).images.shape[0] == 1
