@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,9 @@ def open_user_image(path: str | Path, formats: tuple[str, ...] = USER_FORMATS) -
 
     name = Path(path).name or str(path)
     try:
-        im = Image.open(path, formats=[f for f in formats if f in USER_FORMATS])
+        with warnings.catch_warnings():  # Pillow only warns between 89 and 179 Mpx; ours is one message
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path, formats=[f for f in formats if f in USER_FORMATS])
     except FileNotFoundError:
         raise StudioError(f"{name} does not exist.") from None
     except IsADirectoryError:
@@ -96,7 +99,7 @@ def open_user_image(path: str | Path, formats: tuple[str, ...] = USER_FORMATS) -
         raise StudioError(f"{name} could not be opened: permission denied.") from None
     except UnidentifiedImageError:
         raise StudioError(f"{name} is not an image this studio can read ({', '.join(formats)}).") from None
-    except Image.DecompressionBombError:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise StudioError(f"{name} is too large: images of up to {MAX_PIXELS // 2**20} megapixels "
                           "can be used.") from None
     except Exception as e:  # Pillow parsing damaged bytes raises many kinds: OSError, zlib.error, struct.error...
