@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..core.catalog import families_that
+from ..core.catalog import CATALOG, families_that
 from ..core.errors import StudioError
 from ..store.paths import resources_dir
 
@@ -31,6 +31,11 @@ def add_train_classifier(train_subparsers) -> None:
     c.set_defaults(func=_train_classifier)
 
 
+def _samplers() -> list[str]:
+    """Every sampler some family offers, in catalog order (the catalog is the one list of them)."""
+    return list(dict.fromkeys(s for info in CATALOG.values() for s in info.samplers))
+
+
 def _output_args(p: argparse.ArgumentParser, *, device: bool = True) -> None:
     """What every eval command takes: where it runs, and where its figures go."""
     if device:
@@ -48,7 +53,7 @@ def add_eval(subparsers) -> None:
     q.add_argument("--num", type=int, default=1000, help="samples, split evenly over the 10 classes")
     q.add_argument("--held-out", type=int, default=20, help="samples per held-out paraphrase prompt")
     q.add_argument("--steps", type=int, default=50)
-    q.add_argument("--sampler", default="ddim", choices=["ddim", "ddpm"])
+    q.add_argument("--sampler", default="ddim", choices=_samplers(), help="a denoising family's sampler")
     q.add_argument("--guidance", type=float, default=3.0)
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--data-dir", help="folder with the IDX files")
@@ -70,7 +75,7 @@ def add_eval(subparsers) -> None:
     ad.add_argument("--checkpoint", required=True)
     ad.add_argument("--per-prompt", type=int, default=4, help="images per prompt")
     ad.add_argument("--steps", type=int, default=50)
-    ad.add_argument("--sampler", default="ddim", choices=["ddim", "ddpm", "dpm++2m"])
+    ad.add_argument("--sampler", default="ddim", choices=_samplers())
     ad.add_argument("--guidance", type=float, default=3.0)
     ad.add_argument("--seed", type=int, default=0)
     _output_args(ad)

@@ -74,7 +74,7 @@ def fails_fast(seconds: int = 20):
 
 @pytest.mark.parametrize("change,message", [
     (dict(family="stylegan"), "Unknown model family 'stylegan'"),
-    (dict(sampler="euler"), "samples with ddim or ddpm or dpm"),
+    (dict(sampler="lms"), "samples with ddim or ddpm or dpm"),
     (dict(family="autoregressive", sampler="ddim"), "samples with cached or naive"),
     (dict(family="gan", sampler="warp"), "Unknown sampler 'warp'"),
     (dict(checkpoint="../../etc/passwd"), "is not a checkpoint id"),

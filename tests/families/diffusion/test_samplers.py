@@ -62,7 +62,7 @@ def test_timesteps_are_descending_and_bounded():
     with pytest.raises(ValueError):
         s.set_timesteps(1001)
     with pytest.raises(ValueError, match="unknown sampler"):
-        make_sampler("euler", SCHEDULES[0])
+        make_sampler("lms", SCHEDULES[0])
 
 
 @pytest.mark.parametrize("name,eta", [("ddpm", 0.0), ("ddim", 0.0), ("ddim", 1.0), ("dpm++2m", 0.0)])

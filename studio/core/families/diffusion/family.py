@@ -1,5 +1,5 @@
-"""Diffusion family: a text-conditioned U-Net denoiser, DDPM training, DDPM/DDIM sampling with
-classifier-free guidance (Ho & Salimans 2022)."""
+"""Diffusion family: a text-conditioned U-Net denoiser, DDPM training, sampling (DDPM, DDIM,
+DPM-Solver++, Euler/Heun on Karras sigmas) with classifier-free guidance (Ho & Salimans 2022)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ... import checkpoint as ckpt_io
+from ...accel import Accel
 from ...errors import StudioError
 from ...events import Frame
 from ...pixels import from_signed, to_signed
@@ -24,12 +25,14 @@ class DiffusionFamily(Family):
     name = "diffusion"  # label, controls, samplers and img2img come from its CATALOG entry
 
     def __init__(self, checkpoint: ckpt_io.Checkpoint, device: str = "cpu",
-                 encoder: PromptEncoder | None = None) -> None:
+                 encoder: PromptEncoder | None = None, accel: Accel | None = None) -> None:
         super().__init__(checkpoint, device)
         self.model, self.schedule = build(checkpoint.config)
         weights = checkpoint.group("ema") or checkpoint.group("model")
         ckpt_io.load_state(self.model, weights, checkpoint.path.name)
         self.model.to(device).eval()
+        self.accel = accel if accel is not None else Accel.default_for(device)
+        self._denoiser = self.accel.prepare(self.model, device)  # the model, or its compiled form
         self._encoder = encoder
 
     @property
@@ -68,12 +71,13 @@ class DiffusionFamily(Family):
     def eps(self, x: torch.Tensor, t: int, cond: torch.Tensor | None, uncond: torch.Tensor | None,
             guidance: float) -> torch.Tensor:
         tt = torch.full((x.shape[0],), t, device=self.device, dtype=torch.long)
-        if cond is None:
-            return self.model(x, tt, None)
-        if uncond is None or guidance == 1.0:
-            return self.model(x, tt, cond)
-        both = self.model(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([cond, uncond]))
-        e_c, e_u = both.chunk(2)
+        with self.accel.autocast(self.device):  # bf16 on the GPU; the sampler's arithmetic stays float32
+            if cond is None:
+                return self._denoiser(self.accel.inputs(x), tt, None).float()
+            if uncond is None or guidance == 1.0:
+                return self._denoiser(self.accel.inputs(x), tt, cond).float()
+            both = self._denoiser(self.accel.inputs(torch.cat([x, x])), torch.cat([tt, tt]), torch.cat([cond, uncond]))
+        e_c, e_u = both.float().chunk(2)
         return e_u + guidance * (e_c - e_u)
 
     def frames(self, req: GenerationRequest, init: np.ndarray | None, want_noisy: bool) -> Iterator[Frame]:
@@ -98,19 +102,21 @@ class DiffusionFamily(Family):
             if start == len(sampler.timesteps):
                 yield Frame(1, 1, from_signed(x0), final=True)
                 return
-            t0 = torch.full((n,), sampler.timesteps[start], dtype=torch.long, device=self.device)
-            x = self.schedule.q_sample(x0, t0, self._noise(gens, shape))
+            x = sampler.add_noise(x0, start, self._noise(gens, shape))
         else:
             x = self._noise(gens, shape)
         total = len(sampler.timesteps) - start
+
+        def model(x_t: torch.Tensor, t: int) -> torch.Tensor:  # a sampler's further evaluations (Heun)
+            return self.eps(x_t, t, cond, uncond, req.guidance)
+
         for k, i in enumerate(range(start, len(sampler.timesteps))):
-            t = sampler.timesteps[i]
-            e = self.eps(x, t, cond, uncond, req.guidance)
+            e = model(x, sampler.timesteps[i])
             last = k == total - 1
             noise = None
             if sampler.stochastic and not last:
                 noise = self._noise(gens, shape)
-            out = sampler.step(e, i, x, noise)
+            out = sampler.step(e, i, x, noise, model=model)
             x = out.prev_sample
             yield Frame(k + 1, total, from_signed(x if last else out.pred_x0),
                         from_signed(x) if want_noisy else None, final=last)

@@ -1,12 +1,17 @@
 """Reverse-process samplers with a diffusers-like interface.
 
 Each sampler is told how many steps to take (``set_timesteps``) and then called once per step with
-the model's noise prediction: ``step(eps, i, x_t, noise) -> StepOutput(prev_sample, pred_x0)``.
+the model's noise prediction at ``timesteps[i]``: ``step(eps, i, x_t, noise, model=...) ->
+StepOutput(prev_sample, pred_x0)``. A sampler that needs more than one evaluation per step (Heun)
+calls ``model(x, t)`` for the others; ``evaluations(i)`` says how many a step takes. ``x`` is always
+what the model reads (the variance-preserving x_t), so the loop is the same for every sampler, and
+``add_noise(x0, i, noise)`` makes the x_t that step i starts from (image-to-image).
 The predicted clean image is what the live preview shows.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +23,9 @@ from .schedule import NoiseSchedule
 class StepOutput:
     prev_sample: torch.Tensor
     pred_x0: torch.Tensor
+
+
+EpsModel = Callable[[torch.Tensor, int], torch.Tensor]  # (x_t, timestep) -> the (guided) noise prediction
 
 
 class Sampler:
@@ -36,6 +44,15 @@ class Sampler:
             raise ValueError(f"steps must be between 1 and {n_train}, got {num_steps}")
         stride = n_train / num_steps
         self.timesteps = [int(round(n_train - k * stride)) - 1 for k in range(num_steps)]
+
+    def evaluations(self, i: int) -> int:
+        """Model evaluations step i takes (the loop's one included)."""
+        return 1
+
+    def add_noise(self, x0: torch.Tensor, i: int, noise: torch.Tensor) -> torch.Tensor:
+        """The x_t step i starts from, for a clean image x0 (SDEdit's starting point)."""
+        t = torch.full((x0.shape[0],), self.timesteps[i], dtype=torch.long, device=x0.device)
+        return self.schedule.q_sample(x0, t, noise)
 
     def prev_timestep(self, i: int) -> int:
         return self.timesteps[i + 1] if i + 1 < len(self.timesteps) else -1
@@ -58,7 +75,7 @@ class Sampler:
         return x0.clamp(-1, 1) if clip else x0
 
     def step(self, eps: torch.Tensor, i: int, x: torch.Tensor, noise: torch.Tensor | None = None,
-             clip: bool = True) -> StepOutput:
+             clip: bool = True, model: EpsModel | None = None) -> StepOutput:
         raise NotImplementedError
 
 
@@ -70,7 +87,7 @@ class DDPMSampler(Sampler):
     def variance(self, i: int) -> float:
         return self.posterior_variance(i)
 
-    def step(self, eps, i, x, noise=None, clip=True):
+    def step(self, eps, i, x, noise=None, clip=True, model=None):
         a_t, a_prev = self._alphas(i)
         beta = 1 - a_t / a_prev
         x0 = self.predict_x0(eps, x, a_t, clip)
@@ -97,7 +114,7 @@ class DDIMSampler(Sampler):
     def variance(self, i: int) -> float:
         return self.eta**2 * self.posterior_variance(i)
 
-    def step(self, eps, i, x, noise=None, clip=True):
+    def step(self, eps, i, x, noise=None, clip=True, model=None):
         a_t, a_prev = self._alphas(i)
         x0 = self.predict_x0(eps, x, a_t, clip)
         if clip:  # keep eps consistent with the clipped x0, as the DDIM reference code does
@@ -135,7 +152,7 @@ class DPMSolverPP2MSampler(Sampler):
     def _lambda(a: float) -> float:  # half log-SNR: log(alpha / sigma)
         return 0.5 * math.log(a / (1 - a))
 
-    def step(self, eps, i, x, noise=None, clip=True):
+    def step(self, eps, i, x, noise=None, clip=True, model=None):
         a_t, a_prev = self._alphas(i)
         x0 = self.predict_x0(eps, x, a_t, clip)
         if a_prev >= 1.0:  # the last step lands on the data prediction itself
@@ -151,11 +168,139 @@ class DPMSolverPP2MSampler(Sampler):
         return StepOutput(prev, x0)
 
 
-SAMPLERS = {"ddim": DDIMSampler, "ddpm": DDPMSampler, "dpm++2m": DPMSolverPP2MSampler}
+def karras_sigmas(num_steps: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> list[float]:
+    """Karras et al. 2022, eq. 5: sigma_max to sigma_min evenly spaced in sigma^(1/rho), then 0."""
+    lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
+    ramp = [k / (num_steps - 1) for k in range(num_steps)] if num_steps > 1 else [0.0]
+    return [(hi + r * (lo - hi)) ** rho for r in ramp] + [0.0]
 
 
-def make_sampler(name: str, schedule: NoiseSchedule, eta: float = 0.0) -> Sampler:
+class KarrasSampler(Sampler):
+    """Base of the samplers that step in sigma = sqrt((1 - a_bar) / a_bar) on Karras sigmas (rho 7,
+    sigma_min/max of the trained schedule). They solve the probability-flow ODE of the variance-
+    exploding x_sigma = x_t / sqrt(a_bar) = x0 + sigma * eps; the model reads x_t = x_sigma /
+    sqrt(1 + sigma^2) at the discrete timestep nearest in log sigma (k-diffusion's
+    DiscreteEpsDDPMDenoiser with quantize=True), so ``x`` in and out stays x_t as for DDIM.
+    The cosine schedule's last timestep has sigma ~ 2e4, so at few steps several of them go to noise
+    levels where the image is all noise; ``sigma_max`` (measurement only) starts lower."""
+
+    stochastic = False
+
+    def __init__(self, schedule: NoiseSchedule, sigma_max: float | None = None) -> None:
+        super().__init__(schedule)
+        a = schedule.alphas_cumprod
+        self.log_sigmas = (((1 - a) / a).sqrt()).log()  # float64, increasing with t
+        self.sigma_max = float(self.log_sigmas[-1].exp()) if sigma_max is None else sigma_max
+        self.sigma_min = float(self.log_sigmas[0].exp())
+        self.sigmas: list[float] = []
+
+    def set_timesteps(self, num_steps: int) -> None:
+        super().set_timesteps(num_steps)  # validates the count
+        self.sigmas = karras_sigmas(num_steps, self.sigma_min, self.sigma_max)
+        self.timesteps = [self.sigma_to_t(s) for s in self.sigmas[:-1]]
+        self._reset()
+
+    def _reset(self) -> None:
+        pass
+
+    def sigma_to_t(self, sigma: float) -> int:
+        return int((self.log_sigmas - math.log(sigma)).abs().argmin())
+
+    def variance(self, i: int) -> float:
+        return 0.0
+
+    def add_noise(self, x0, i, noise):
+        s = self.sigmas[i]
+        return (x0 + s * noise) / math.sqrt(1 + s * s)
+
+    def denoise(self, eps: torch.Tensor, x_t: torch.Tensor, sigma: float, clip: bool
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x_sigma, x0) from the model's noise prediction at x_t."""
+        xs = x_t * math.sqrt(1 + sigma * sigma)
+        x0 = xs - sigma * eps
+        return xs, (x0.clamp(-1, 1) if clip else x0)
+
+    @staticmethod
+    def to_model(xs: torch.Tensor, sigma: float) -> torch.Tensor:
+        return xs / math.sqrt(1 + sigma * sigma)
+
+
+class EulerSampler(KarrasSampler):
+    """Euler's method on the probability-flow ODE dx/dsigma = (x - x0) / sigma (Karras et al. 2022,
+    Algorithm 1 with the Euler step only); first order, one evaluation per step."""
+
+    name = "euler"
+
+    def step(self, eps, i, x, noise=None, clip=True, model=None):
+        s, s_next = self.sigmas[i], self.sigmas[i + 1]
+        xs, x0 = self.denoise(eps, x, s, clip)
+        xs = xs + (s_next - s) * (xs - x0) / s
+        return StepOutput(self.to_model(xs, s_next), x0)
+
+
+class HeunSampler(KarrasSampler):
+    """Heun's second-order method (Karras et al. 2022, Algorithm 1, deterministic: gamma = 0): an Euler
+    step, then the slope at its end averaged with the first. Two evaluations per step, except the last,
+    which goes to sigma = 0 by Euler (the slope there is undefined)."""
+
+    name = "heun"
+
+    def evaluations(self, i: int) -> int:
+        return 1 if self.sigmas[i + 1] == 0 else 2
+
+    def step(self, eps, i, x, noise=None, clip=True, model=None):
+        s, s_next = self.sigmas[i], self.sigmas[i + 1]
+        xs, x0 = self.denoise(eps, x, s, clip)
+        d = (xs - x0) / s
+        euler = xs + (s_next - s) * d
+        if s_next == 0:
+            return StepOutput(euler, x0)
+        if model is None:
+            raise ValueError("Heun needs the model for its second evaluation")
+        x_mid = self.to_model(euler, s_next)
+        _, x0_next = self.denoise(model(x_mid, self.timesteps[i + 1]), x_mid, s_next, clip)
+        d_next = (euler - x0_next) / s_next
+        xs = xs + (s_next - s) * (d + d_next) / 2
+        return StepOutput(self.to_model(xs, s_next), x0_next)
+
+
+class DPMSolverPP2MKarrasSampler(KarrasSampler):
+    """DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2) on Karras sigmas, as k-diffusion's
+    sample_dpmpp_2m and diffusers' DPMSolverMultistepScheduler(algorithm_type="dpmsolver++",
+    solver_order=2, use_karras_sigmas=True). In lambda = -log sigma the VE update is
+    x' = (sigma'/sigma) x - expm1(-h) D, with D the second-order combination of the last two x0
+    predictions; the first step and the last (to sigma = 0) are first order."""
+
+    name = "dpm++2m-karras"
+
+    def _reset(self) -> None:
+        self._prev_x0: torch.Tensor | None = None
+
+    def step(self, eps, i, x, noise=None, clip=True, model=None):
+        s, s_next = self.sigmas[i], self.sigmas[i + 1]
+        xs, x0 = self.denoise(eps, x, s, clip)
+        if s_next == 0:
+            return StepOutput(x0, x0)
+        h = math.log(s / s_next)
+        d = x0
+        if i > 0 and self._prev_x0 is not None:
+            r = math.log(self.sigmas[i - 1] / s) / h
+            d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * self._prev_x0
+        self._prev_x0 = x0
+        xs = (s_next / s) * xs - math.expm1(-h) * d
+        return StepOutput(self.to_model(xs, s_next), x0)
+
+
+SAMPLERS = {"ddim": DDIMSampler, "ddpm": DDPMSampler, "dpm++2m": DPMSolverPP2MSampler,
+            "euler": EulerSampler, "heun": HeunSampler, "dpm++2m-karras": DPMSolverPP2MKarrasSampler}
+
+
+def make_sampler(name: str, schedule: NoiseSchedule, eta: float = 0.0, sigma_max: float | None = None) -> Sampler:
+    """``eta``: DDIM's stochasticity; ``sigma_max``: where Karras sigmas start (default: the schedule's)."""
     key = name.lower()
     if key not in SAMPLERS:
         raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
-    return DDIMSampler(schedule, eta) if key == "ddim" else SAMPLERS[key](schedule)
+    if key == "ddim":
+        return DDIMSampler(schedule, eta)
+    cls = SAMPLERS[key]
+    return cls(schedule, sigma_max) if issubclass(cls, KarrasSampler) else cls(schedule)
