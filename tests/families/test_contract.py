@@ -19,14 +19,7 @@ from tests.conftest import (
 from tests.families import toy
 from tests.families.contract import FamilyContract, raster
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The tiny models gain nothing from threads, and threads spinning on a busy machine cost much."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_28px_vae(path: Path) -> Path:

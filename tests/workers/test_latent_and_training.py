@@ -11,6 +11,7 @@ from studio.core.training.paths import state_path
 from studio.store.registry import load_model
 from studio.workers.latent import Decoded, LatentController, Loaded
 from studio.workers.training import TrainingController
+from tests.conftest import single_thread
 
 from .conftest import WAIT, kinds
 
@@ -89,7 +90,6 @@ def test_training_errors_arrive_as_an_error_event(qtbot, data_dir):
 def tiny_gan_training(monkeypatch):
     """The real GAN task, tiny, on one thread and without the slow shipped extras; ``stop_at`` calls the
     controller's stop from inside that step, as a click landing mid-step does."""
-    import torch
 
     from studio.core.families import get_family
     from studio.core.families.gan.train import gan_task
@@ -113,10 +113,8 @@ def tiny_gan_training(monkeypatch):
         return task
 
     monkeypatch.setattr(get_family("gan"), "train_task", classmethod(train_task))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield seen
-    torch.set_num_threads(threads)
+    with single_thread():
+        yield seen
 
 
 def test_stop_takes_effect_within_one_step_says_so_and_resume_finishes(qtbot, data_dir, tiny_gan_training):

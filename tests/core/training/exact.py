@@ -2,7 +2,6 @@
 resumed, and compare every tensor the run depends on (weights, EMA, optimiser state) exactly."""
 from __future__ import annotations
 
-import contextlib
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 import torch
 
 from studio.core.training.trainer import TrainConfig, Trainer, TrainTask
+from tests.conftest import single_thread
 
 
 class FakeEncoder:
@@ -57,15 +57,7 @@ def losses(events: list, after: int) -> list[tuple[int, float]]:
     return [(e.step, e.metrics["loss"]) for e in events if e.kind == "step" and e.step > after]
 
 
-@contextlib.contextmanager
-def one_thread():
-    """Tiny networks: more threads only add overhead (and contention on a shared machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
+one_thread = single_thread  # the in-process runs compare bit for bit: one thread, as everywhere
 
 
 def assert_resume_is_exact(make_task: Callable[[], TrainTask], tmp_path: Path, *, steps: int = 6, cut_at: int = 3,

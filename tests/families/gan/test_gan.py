@@ -15,13 +15,7 @@ from studio.core.request import GenerationRequest
 from studio.core.training.trainer import TrainConfig, Trainer
 from tests.conftest import make_tiny_gan
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny networks: more threads only add overhead
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_hinge_and_nonsaturating_losses_on_known_logits():

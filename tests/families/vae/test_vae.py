@@ -22,13 +22,7 @@ from studio.core.families.vae.train import binarized, fashion_mnist_task, latent
 from studio.core.training.trainer import TrainConfig, Trainer, TrainTask
 from tests.conftest import needs_fmnist
 
-
-@pytest.fixture(autouse=True)
-def one_thread():  # tiny models run fastest on one thread; a second one only fights a busy CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(latent_dim=2, **kw) -> VAE:
