@@ -36,26 +36,59 @@ needs_fmnist = pytest.mark.skipif(not (FMNIST / "train-labels-idx1-ubyte.gz").ex
 
 
 def make_tiny_checkpoint(path: Path, *, cond_dim: int = 384, seed: int = 0, image_size: int = 12,
-                         channels: int = 1) -> Path:
-    """An untrained but complete diffusion checkpoint: a few thousand parameters."""
+                         channels: int = 1, tokens: bool = False, arch: str = "unet",
+                         prediction: str = "epsilon", latent: bool = False) -> Path:
+    """An untrained but complete diffusion checkpoint: a few thousand parameters. ``tokens``: it
+    cross-attends to the prompt's token embeddings; ``arch`` 'dit': a DiT instead of a U-Net;
+    ``latent``: latent diffusion, the denoiser sampling the 4x6x6 latent of an embedded tiny (random)
+    autoencoder of image_size x image_size pixels."""
     import torch
 
     from studio.core import checkpoint
+    from studio.core.families.diffusion.dit import DiTConfig
     from studio.core.families.diffusion.model import build
     from studio.core.families.diffusion.schedule import ScheduleConfig
     from studio.core.families.diffusion.unet import UNetConfig
 
     torch.manual_seed(seed)
-    unet = UNetConfig(in_channels=channels, image_size=image_size, base_channels=8, channel_mult=(1, 2),
-                      attention_levels=(1,), cond_dim=cond_dim, emb_dim=16)
-    config = {"unet": unet.to_dict(), "schedule": ScheduleConfig().__dict__, "dataset": "tiny"}
+    context = cond_dim if tokens else 0
+    config = {"arch": arch, "schedule": ScheduleConfig().__dict__, "dataset": "tiny", "prediction": prediction}
+    extra: dict = {}
+    if latent:
+        config["autoencoder"], extra = _tiny_autoencoder(channels, image_size)
+        channels, image_size = 4, (image_size + 1) // 2  # the denoiser samples the latent
+    if arch == "dit":
+        config["dit"] = DiTConfig(in_channels=channels, image_size=image_size, patch_size=4, hidden=16, depth=1,
+                                  heads=2, cond_dim=cond_dim, context_dim=context).to_dict()
+    else:
+        config["unet"] = UNetConfig(in_channels=channels, image_size=image_size, base_channels=8, channel_mult=(1, 2),
+                                    attention_levels=(1,), cond_dim=cond_dim, emb_dim=16,
+                                    context_dim=context).to_dict()
     model, _ = build(config)
     with torch.no_grad():  # the zero-initialised output layer would make every sample identical
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
-    tensors = {f"ema.{k}": v for k, v in model.state_dict().items()}
+    tensors = {f"ema.{k}": v for k, v in model.state_dict().items()} | extra
     return checkpoint.save(path, family="diffusion", config=config, tensors=tensors,
                            card={"id": path.stem, "family": "diffusion", "data": {"dataset": "tiny"}})
+
+
+def _tiny_autoencoder(channels: int, image_size: int) -> tuple[dict, dict]:
+    """(config, tensors under "autoencoder.") of an untrained KL autoencoder with one downsampling
+    stage (image_size -> image_size / 2, 4 latent channels), its scale and preview map measured on
+    random images as training measures them."""
+    import torch
+
+    from studio.core.families.diffusion import autoencoder as ae
+
+    cfg = ae.AutoencoderConfig(in_channels=channels, image_size=image_size, latent_channels=4, base_channels=4,
+                               downsample=1)
+    model = ae.KLAutoencoder(cfg).eval()
+    images = torch.rand(8, channels, image_size, image_size) * 2 - 1
+    means = ae.encode_means(model, images)
+    scale = ae.latent_scale(means)
+    weight, bias = ae.fit_linear_preview(means * scale, images)
+    return cfg.to_dict(), ae.autoencoder_state(model, scale, weight, bias, "autoencoder")
 
 
 def make_tiny_vae(path: Path, *, latent_dim: int = 2, cond_dim: int = 0, directions: int = 0,

@@ -22,15 +22,18 @@ from ..core.training.recipes import Recipe, command_recipes, find_recipe, recipe
 TRAINER_FLAGS = ("steps", "batch_size", "lr", "precision", "ema_decay")
 # Per command: the flags that set a task option of the recipe (argparse dest -> option name).
 OPTION_FLAGS: dict[str, dict[str, str]] = {
-    "diffusion": {"channels": "base_channels"},
+    "diffusion": {"channels": "base_channels", "arch": "arch", "tokens": "tokens", "prediction": "prediction",
+                  "min_snr": "min_snr_gamma", "hidden": "hidden", "depth": "depth"},
     "vae": {"latent_dim": "latent_dim", "beta": "beta", "captions": "captions"},
     "gan": {"z_dim": "z_dim", "width": "width", "loss": "loss", "d_lr": "d_lr"},
     "pixelcnn": {"channels": "channels", "layers": "layers", "head": "head", "captions": "captions"},
     "vqvae": {"codes": "codes", "code_dim": "code_dim", "hidden": "hidden"},
+    "autoencoder": {"channels": "base_channels", "latent_channels": "latent_channels"},
     "ar-transformer": {"dim": "dim", "layers": "layers", "heads": "heads", "captions": "captions"},
 }
 # Per command: inputs that are files, not settings; given to the task builder as they are.
-FILE_FLAGS: dict[str, tuple[str, ...]] = {"gan": ("attribute_classifier",), "ar-transformer": ("tokenizer",)}
+FILE_FLAGS: dict[str, tuple[str, ...]] = {"gan": ("attribute_classifier",), "ar-transformer": ("tokenizer",),
+                                          "diffusion": ("init", "autoencoder")}
 
 
 # --- the parser -----------------------------------------------------------------------------------
@@ -82,6 +85,22 @@ def add_train(subparsers):
 
     d = _family_command(tr, "diffusion", "train a text-conditioned diffusion model")
     d.add_argument("--channels", type=int, help=_help("diffusion", "base_channels", "U-Net base channels"))
+    d.add_argument("--arch", choices=["unet", "dit"], help=_help("diffusion", "arch", "the denoiser: a U-Net or a DiT"))
+    d.add_argument("--tokens", action=captions,
+                   help=_help("diffusion", "tokens", "cross-attend to the prompt's token embeddings"))
+    d.add_argument("--prediction", choices=["epsilon", "v"], help=_help("diffusion", "prediction", "what it predicts"))
+    d.add_argument("--min-snr", type=float,
+                   help=_help("diffusion", "min_snr_gamma", "min-SNR-gamma loss weighting (0: uniform)"))
+    d.add_argument("--hidden", type=int, help=_help("diffusion", "hidden", "DiT width"))
+    d.add_argument("--depth", type=int, help=_help("diffusion", "depth", "DiT blocks"))
+    d.add_argument("--init", help="warm start from this diffusion checkpoint (same backbone and objective; "
+                                  "layers it lacks, such as token cross-attention, start as no-ops)")
+    d.add_argument("--autoencoder", help="with --data fashion-mnist-latent or shapes-latent: the autoencoder "
+                                         ".safetensors from 'genstudio train autoencoder' (embedded in the result)")
+
+    ae = _family_command(tr, "autoencoder", "train the KL autoencoder latent diffusion samples in")
+    ae.add_argument("--channels", type=int, help=_help("autoencoder", "base_channels", "base channels"))
+    ae.add_argument("--latent-channels", type=int, help=_help("autoencoder", "latent_channels"))
 
     v = _family_command(tr, "vae", "train a VAE (optionally prompt-conditioned)")
     v.add_argument("--latent-dim", type=int,
@@ -170,6 +189,10 @@ def build_task(args: argparse.Namespace, recipe: Recipe):
         from ..core.prompt.encoder import PromptEncoder
 
         options["encoder"] = PromptEncoder()
+    if args.what == "autoencoder":  # latent diffusion's first stage: a part of that family, not a generator
+        from ..core.families.diffusion.train_autoencoder import autoencoder_task
+
+        return autoencoder_task(dataset=recipe.dataset, **options)
     if args.what == "vqvae":  # the transformer's tokenizer: a part of that family, not a generator of its own
         from ..core.families.autoregressive.train_transformer import vqvae_task
 

@@ -180,10 +180,28 @@ def render_card(card: dict, *, title: str = "", family: str = "", dataset: str =
     if isinstance(t, dict) and t:
         sections.append(Section("Training", (Row(f"trained {t.get('steps_done', '?')} steps in "
                                                  f"{t.get('seconds', '?')} s on {t.get('device', '?')}"),)))
+    recipe = card.get("recipe")
+    if isinstance(recipe, dict) and recipe:
+        sections.append(Section("Recipe", (Row(_recipe_line(recipe)),)))
     sections += metric_sections(card.get("metrics") or {}, detail=detail)
     if card.get("reproduce"):
         sections.append(Section("Reproduce", (Row("reproduce:", str(card["reproduce"]), small=True),)))
     return CardText(title, f"{family}, data: {dataset}", tuple(sections))
+
+
+def _recipe_line(recipe: dict) -> str:
+    """A diffusion recipe as 'U-Net, pooled vector + token cross-attention, predicts v, min-SNR-5 loss; warm
+    start from X (3000 steps)'; any other family's as its settings, 'loss: hinge; lr g: 0.0002'."""
+    if "prediction" not in recipe:
+        return "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in recipe.items() if not isinstance(v, (dict, list)))
+    arch = {"unet": "U-Net", "dit": "DiT"}.get(str(recipe.get("arch")), str(recipe.get("arch", "?")))
+    parts = [arch, str(recipe.get("text", "")), f"predicts {recipe.get('prediction', '?')}",
+             f"{recipe.get('loss_weighting', '?')} loss"]
+    line = ", ".join(p for p in parts if p)
+    start = recipe.get("warm_start")
+    if isinstance(start, dict):
+        line += f"; warm start from {start.get('checkpoint', '?')} ({start.get('steps', '?')} steps)"
+    return line
 
 
 def render_metrics(key: str, figures: dict, *, title: str = "", detail: bool = True) -> CardText:

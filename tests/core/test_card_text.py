@@ -11,6 +11,8 @@ CARD = {
     "id": "demo", "family": "diffusion", "data": {"dataset": "fashion-mnist"},
     "training": {"steps_done": 4000, "seconds": 3946.3, "device": "cpu (x86_64, 2 threads)"},
     "reproduce": "genstudio train diffusion --out 'a b.safetensors' --steps 4000",
+    "recipe": {"arch": "unet", "text": "pooled vector + token cross-attention", "prediction": "epsilon",
+               "loss_weighting": "uniform", "warm_start": {"checkpoint": "old-model", "steps": 3000}},
     "metrics": {
         "quality": {"prompt_accuracy": 0.9, "held_out_prompt_accuracy": 0.825, "fid_classifier": 2.156936,
                     "fid_classifier_train_vs_test_same_n": 0.308018, "classifier_test_accuracy": 0.9247,
@@ -26,7 +28,9 @@ CARD = {
         "some_future_metric": {"x": 1},
     },
 }
-FIGURES = ["4000 steps in 3946.3 s", "prompt accuracy 90.0% (paraphrases 82.5%)", "classifier FD 2.16 (real data: 0.31)",
+FIGURES = ["4000 steps in 3946.3 s",
+           "U-Net, pooled vector + token cross-attention, predicts epsilon, uniform loss; warm start from old-model "
+           "(3000 steps)", "prompt accuracy 90.0% (paraphrases 82.5%)", "classifier FD 2.16 (real data: 0.31)",
            "70.5% accuracy, FD 12.95", "test NLL 253.8 nats (IWAE k=100)", "ELBO -255.3", "reconstruction MSE 0.0253",
            "active units 2 of 2", "prompt adherence 0.31 (GenEval-style, guidance 3.0)", "single object 0.79",
            "two object 0.19", "color attr 0.00", "0.57 s per image cached, 9x faster than the naive loop (5.3 s)"]
@@ -39,7 +43,7 @@ def test_quality_likelihood_and_adherence_figures_in_text_and_html():
     assert html.startswith("<b>demo</b> — diffusion, data: fashion-mnist<br>")
     for figure in FIGURES:
         assert figure in text and figure in html, figure
-    assert [s.title for s in card.sections] == ["Training", "Quality", "Likelihood", "Prompt adherence",
+    assert [s.title for s in card.sections] == ["Training", "Recipe", "Quality", "Likelihood", "Prompt adherence",
                                                 "Sampling speed", "Reproduce"], "unknown metric kinds are left out"
     assert "reproduce: genstudio train diffusion --out 'a b.safetensors' --steps 4000" in text
     assert "<small>reproduce: <code>genstudio train diffusion --out 'a b.safetensors' --steps 4000</code></small>" in html
@@ -76,6 +80,8 @@ def test_a_damaged_or_empty_card_is_named_not_a_crash():
     assert "the card's quality figures are incomplete" in card.to_text()
     assert card.section("Likelihood") is None
     assert render_card({}).to_text() == "? — ?, data: ?"
+    assert "DiT, predicts v, ? loss" in render_card({"recipe": {"arch": "dit", "prediction": "v"}}).to_text()
+    assert "loss: hinge; lr d: 0.0002" in render_card({"recipe": {"loss": "hinge", "lr_d": 0.0002}}).to_text()
     assert "&lt;script&gt;" in render_card({"id": "<script>"}).to_html(), "card text is escaped in HTML"
 
 
@@ -88,4 +94,4 @@ def test_every_metric_of_the_shipped_cards_renders(name):
     text = render_card(card, detail=True).to_text() + render_card(card).to_html()
     assert "incomplete" not in text
     shown = {k for k in card["metrics"] if k in METRICS}
-    assert len([s for s in render_card(card).sections if s.title not in ("Training", "Reproduce")]) == len(shown)
+    assert len([s for s in render_card(card).sections if s.title not in ("Training", "Recipe", "Reproduce")]) == len(shown)

@@ -64,6 +64,31 @@ class TestDiffusionDDPMContract(TestDiffusionContract):
     request_changes = {"steps": 3, "sampler": "ddpm"}
 
 
+class TestDiffusionTokensContract(TestDiffusionContract):
+    """A U-Net that cross-attends to the prompt's tokens and predicts v."""
+
+    request_changes = {"steps": 3, "sampler": "dpm++2m", "guidance": 2.5}
+
+    def make_checkpoint(self, path):
+        return make_tiny_checkpoint(path, tokens=True, prediction="v")
+
+
+class TestDiTContract(TestDiffusionContract):
+    """The DiT backbone, reading tokens, behind the same family."""
+
+    request_changes = {"steps": 3, "sampler": "euler", "guidance": 2.5}
+
+    def make_checkpoint(self, path):
+        return make_tiny_checkpoint(path, tokens=True, arch="dit")
+
+
+class TestLatentDiffusionContract(TestDiffusionContract):
+    """Latent diffusion: the U-Net samples an embedded autoencoder's latent, the family shows pixels."""
+
+    def make_checkpoint(self, path):
+        return make_tiny_checkpoint(path, latent=True)
+
+
 class TestVAEContract(FamilyContract):
     info = CATALOG["vae"]
     batch_tolerance = 1

@@ -19,18 +19,29 @@ def class_conditions(encoder: PromptEncoder | None, labels: np.ndarray) -> torch
     return table[torch.as_tensor(labels, dtype=torch.long)]
 
 
+def caption_conditions(encoder: PromptEncoder, texts: list[str], tokens: bool = False) -> torch.Tensor:
+    """The captions' pooled vectors (N, 384), or with ``tokens`` their packed conditions with the
+    token embeddings (studio.core.prompt.packed), all padded to the longest caption."""
+    vectors = encoder.encode(texts)
+    if not tokens:
+        return vectors
+    from ..prompt.packed import pack
+
+    return pack(vectors, encoder.encode_tokens(texts))
+
+
 class CaptionTable:
     """All captions embedded once; a batch looks its conditions up by label."""
 
-    def __init__(self, captions: list[tuple[str, int]], encoder: PromptEncoder) -> None:
+    def __init__(self, captions: list[tuple[str, int]], encoder: PromptEncoder, tokens: bool = False) -> None:
         self.texts = [c for c, _ in captions]
         self.labels = torch.tensor([lbl for _, lbl in captions])
-        self.embeddings = encoder.encode(self.texts)
+        self.embeddings = caption_conditions(encoder, self.texts, tokens)
         n_classes = int(self.labels.max()) + 1
         self.by_class = [torch.nonzero(self.labels == k).flatten() for k in range(n_classes)]
 
     def sample(self, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        out = torch.empty(len(labels), self.embeddings.shape[1])
+        out = torch.empty(len(labels), *self.embeddings.shape[1:])
         for k, idx in enumerate(self.by_class):
             mask = labels == k
             m = int(mask.sum())
@@ -44,11 +55,14 @@ class CaptionedBatches:
     """Endless shuffled batches (x in [-1,1], caption embedding or None); a fraction p_uncond of
     conditions is zeroed so the same network also learns the unconditional model that classifier-free
     guidance needs. Resumable (studio.core.training.stream): its state is the epoch, the batch within
-    it and its generator's state, at the epoch's start (to redraw the permutation) and now."""
+    it and its generator's state, at the epoch's start (to redraw the permutation) and now.
+    ``signed``: ready float tensors (N, ...) served in place of ``to_signed(images)`` (latent
+    diffusion's encoded latents); ``images`` is then not read."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, table: CaptionTable | None, batch_size: int,
-                 *, p_uncond: float = 0.1, device: str = "cpu", seed: int = 0) -> None:
-        self.x_all = to_signed(images)
+    def __init__(self, images: np.ndarray | None, labels: np.ndarray, table: CaptionTable | None, batch_size: int,
+                 *, p_uncond: float = 0.1, device: str = "cpu", seed: int = 0,
+                 signed: torch.Tensor | None = None) -> None:
+        self.x_all = to_signed(images) if signed is None else signed.float()
         self.y_all = torch.from_numpy(np.asarray(labels)).long()
         self.n = len(self.x_all)
         if self.n == 0:
@@ -103,7 +117,9 @@ class CaptionedBatches:
         self.epoch, self.batch = int(info["epoch"]), int(info["batch"])
 
 
-def captioned_batches(images: np.ndarray, labels: np.ndarray, table: CaptionTable | None, batch_size: int,
-                      *, p_uncond: float = 0.1, device: str = "cpu", seed: int = 0) -> CaptionedBatches:
-    """Yield (x in [-1,1], caption embedding or None): see CaptionedBatches."""
-    return CaptionedBatches(images, labels, table, batch_size, p_uncond=p_uncond, device=device, seed=seed)
+def captioned_batches(images: np.ndarray | None, labels: np.ndarray, table: CaptionTable | None, batch_size: int,
+                      *, p_uncond: float = 0.1, device: str = "cpu", seed: int = 0,
+                      signed: torch.Tensor | None = None) -> CaptionedBatches:
+    """Yield (x in [-1,1] or the ``signed`` tensors, caption embedding or None): see CaptionedBatches."""
+    return CaptionedBatches(images, labels, table, batch_size, p_uncond=p_uncond, device=device, seed=seed,
+                            signed=signed)

@@ -69,8 +69,11 @@ def blend_text(a: str, b: str, t: float) -> str:
     return f"{a}::{1 - t:.3g} | {b}::{t:.3g}"
 
 
-def embed_prompts(encoder, prompts: list[str]) -> "torch.Tensor":
-    """Like ``encoder.encode`` ((N, 384), '' -> zeros), but blended prompts are mixed."""
+def embed_prompts(encoder, prompts: list[str], tokens: bool = False) -> "torch.Tensor":
+    """Like ``encoder.encode`` ((N, 384), '' -> zeros), but blended prompts are mixed. With ``tokens``
+    the packed condition of a token-reading model (studio.core.prompt.packed): a
+    blend's token sequence is its parts' sequences one after the other, each token weighted by its
+    part's share of the largest weight (an attention-logit bias, as prompt weighting does it)."""
     import torch
 
     parsed = [parse_blend(p) for p in prompts]
@@ -83,4 +86,15 @@ def embed_prompts(encoder, prompts: list[str]) -> "torch.Tensor":
             continue
         mixed = sum(w * table[t] for t, w in parts) / sum(w for _, w in parts)
         rows.append(mixed / mixed.norm().clamp_min(1e-8))
-    return torch.stack(rows)
+    pooled = torch.stack(rows)
+    if not tokens:
+        return pooled
+    from .packed import pack
+
+    seqs = dict(zip(texts, encoder.encode_tokens(texts))) if texts else {}
+    token_lists, weights = [], []
+    for parts in parsed:
+        top = max(w for _, w in parts)
+        token_lists.append(torch.cat([seqs[t] for t, _ in parts]))
+        weights.append(torch.cat([torch.full((len(seqs[t]),), w / top) for t, w in parts]))
+    return pack(pooled, token_lists, weights)

@@ -107,6 +107,7 @@ class PromptEncoder:
         self._model = model
         self._lock = threading.Lock()
         self.cache = EmbeddingCache(cache_entries, cache_bytes)
+        self.token_cache = EmbeddingCache(cache_entries, cache_bytes)  # per-token embeddings, for cross-attention
 
     @property
     def loaded(self) -> bool:
@@ -156,6 +157,25 @@ class PromptEncoder:
                 self.cache.put(p, found[p])
         zero = torch.zeros(EMBED_DIM)
         return torch.stack([found[p] if p else zero for p in prompts])
+
+
+    def encode_tokens(self, prompts: list[str]) -> list[torch.Tensor]:
+        """Each prompt's (L_i, 384) token embeddings (the transformer's output before pooling, its
+        [CLS] and [SEP] included); '' gives none, (0, 384)."""
+        prompts = [p.strip() for p in prompts]
+        if any(prompts):
+            self.encode([p for p in prompts if p])  # the length check; the pooled vectors are read beside
+        found = {p: v for p in set(prompts) if p and (v := self.token_cache.get(p)) is not None}
+        missing = sorted({p for p in prompts if p and p not in found})
+        if missing:
+            outs = self._load().encode(missing, output_value=None, show_progress_bar=False)
+            for p, o in zip(missing, outs):
+                keep = o["attention_mask"].bool()
+                found[p] = o["token_embeddings"][keep].detach().float().cpu().clone()
+        for p in reversed(dict.fromkeys(reversed(prompts))):
+            if p:
+                self.token_cache.put(p, found[p])
+        return [found[p] if p else torch.zeros(0, EMBED_DIM) for p in prompts]
 
 
 _shared: PromptEncoder | None = None

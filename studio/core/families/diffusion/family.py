@@ -1,8 +1,11 @@
 """Diffusion family: a text-conditioned U-Net denoiser, DDPM training, sampling (DDPM, DDIM,
-DPM-Solver++, Euler/Heun on Karras sigmas) with classifier-free guidance (Ho & Salimans 2022)."""
+DPM-Solver++, Euler/Heun on Karras sigmas) with classifier-free guidance (Ho & Salimans 2022).
+A checkpoint with an "autoencoder" section is latent diffusion (Rombach et al. 2022): it samples in
+its autoencoder's latent and shows pixels through the decoder (studio.core.families.diffusion.latent)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 import numpy as np
 import torch
@@ -16,8 +19,11 @@ from ...prompt.blend import embed_prompts
 from ...prompt.encoder import PromptEncoder, shared_encoder
 from ...request import GenerationRequest, image_generators
 from ..base import EvalSetup, Family, ImageFormat, register
-from .model import build
+from .latent import LatentSpace
+from .model import build, to_eps
 from .samplers import make_sampler
+
+LATENT_PREVIEWS = ("decode", "linear")  # how a latent model shows its per-step predictions
 
 
 @register
@@ -25,8 +31,17 @@ class DiffusionFamily(Family):
     name = "diffusion"  # label, controls, samplers and img2img come from its CATALOG entry
 
     def __init__(self, checkpoint: ckpt_io.Checkpoint, device: str = "cpu",
-                 encoder: PromptEncoder | None = None, accel: Accel | None = None) -> None:
+                 encoder: PromptEncoder | None = None, accel: Accel | None = None,
+                 latent_preview: str = "decode") -> None:
+        """``latent_preview`` (latent models): the per-step previews decode the predicted clean latent
+        ("decode") or map it linearly ("linear", no decoder pass); the final image always decodes."""
         super().__init__(checkpoint, device)
+        if latent_preview not in LATENT_PREVIEWS:
+            raise ValueError(f"latent_preview must be one of {', '.join(LATENT_PREVIEWS)}, not {latent_preview!r}")
+        self.latent_preview = latent_preview
+        self.latent_space: LatentSpace | None = None  # latent diffusion: the autoencoder it samples through
+        if "autoencoder" in checkpoint.config:
+            self.latent_space = LatentSpace.from_checkpoint(checkpoint, device)
         self.model, self.schedule = build(checkpoint.config)
         weights = checkpoint.group("ema") or checkpoint.group("model")
         ckpt_io.load_state(self.model, weights, checkpoint.path.name)
@@ -34,6 +49,7 @@ class DiffusionFamily(Family):
         self.accel = accel if accel is not None else Accel.default_for(device)
         self._denoiser = self.accel.prepare(self.model, device)  # the model, or its compiled form
         self._encoder = encoder
+        self.prediction = checkpoint.config.get("prediction", "epsilon")
 
     @property
     def encoder(self) -> PromptEncoder | None:
@@ -43,12 +59,38 @@ class DiffusionFamily(Family):
 
     @property
     def image_format(self) -> ImageFormat:
+        """The pixels shown: a latent model's are its autoencoder's, not the denoiser's latent."""
+        if self.latent_space is not None:
+            size, channels = self.latent_space.image_size, self.latent_space.channels
+        else:
+            size, channels = self.model.config.image_size, self.model.config.in_channels
+        return ImageFormat(size, size, channels, "rgb" if channels == 3 else "grey")
+
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        """What the sampler draws: the latent's shape, or the image's for a pixel model."""
+        if self.latent_space is not None:
+            return self.latent_space.latent_shape
         c = self.model.config
-        return ImageFormat(c.image_size, c.image_size, c.in_channels, "rgb" if c.in_channels == 3 else "grey")
+        return c.in_channels, c.image_size, c.image_size
+
+    def _pixels(self, x: torch.Tensor, *, final: bool = False, cheap: bool = False) -> np.ndarray:
+        """A sample (or prediction) as uint8 pixels: a latent one decoded, or with ``cheap`` (never the
+        final image) mapped linearly."""
+        if self.latent_space is None:
+            return from_signed(x)
+        if cheap and not final:
+            return from_signed(self.latent_space.preview(x))
+        return from_signed(self.latent_space.decode(x))
 
     @property
     def conditional(self) -> bool:
         return self.model.config.cond_dim > 0
+
+    @property
+    def reads_tokens(self) -> bool:
+        """Whether the denoiser cross-attends to the prompt's tokens (else it reads the pooled vector)."""
+        return getattr(self.model.config, "context_dim", 0) > 0
 
     def eval_setup(self, *, steps: int = 50, sampler: str = "", guidance: float = 3.0) -> EvalSetup:
         req = self.default_request().with_(steps=steps, sampler=sampler or "ddim", guidance=guidance)
@@ -56,11 +98,16 @@ class DiffusionFamily(Family):
 
     @classmethod
     def train_task(cls, dataset: str, **options):
-        from .train import fashion_mnist_task, shapes_task
+        from .train import fashion_mnist_task, latent_task, shapes_task
 
-        tasks = {"fashion-mnist": fashion_mnist_task, "shapes": shapes_task}
+        tasks = {"fashion-mnist": fashion_mnist_task, "shapes": shapes_task,
+                 "fashion-mnist-latent": partial(latent_task, dataset="fashion-mnist"),
+                 "shapes-latent": partial(latent_task, dataset="shapes")}  # in a trained autoencoder's latent
         if dataset not in tasks:
             raise StudioError(f"Unknown data set {dataset!r}; the diffusion trainer knows: {', '.join(tasks)}.")
+        if dataset.endswith("-latent") != ("autoencoder" in options):
+            raise StudioError("An autoencoder (--autoencoder FILE from 'genstudio train autoencoder') is given "
+                              "for the latent data sets (fashion-mnist-latent, shapes-latent), and only for them.")
         return tasks[dataset](**options)
 
     def _noise(self, gens: list[torch.Generator], shape: tuple[int, ...]) -> torch.Tensor:
@@ -73,35 +120,41 @@ class DiffusionFamily(Family):
         tt = torch.full((x.shape[0],), t, device=self.device, dtype=torch.long)
         with self.accel.autocast(self.device):  # bf16 on the GPU; the sampler's arithmetic stays float32
             if cond is None:
-                return self._denoiser(self.accel.inputs(x), tt, None).float()
-            if uncond is None or guidance == 1.0:
-                return self._denoiser(self.accel.inputs(x), tt, cond).float()
-            both = self._denoiser(self.accel.inputs(torch.cat([x, x])), torch.cat([tt, tt]), torch.cat([cond, uncond]))
-        e_c, e_u = both.float().chunk(2)
-        return e_u + guidance * (e_c - e_u)
+                out = self._denoiser(self.accel.inputs(x), tt, None).float()
+            elif uncond is None or guidance == 1.0:
+                out = self._denoiser(self.accel.inputs(x), tt, cond).float()
+            else:
+                both = self._denoiser(self.accel.inputs(torch.cat([x, x])), torch.cat([tt, tt]),
+                                      _cat_conditions(cond, uncond)).float()
+                o_c, o_u = both.chunk(2)
+                out = o_u + guidance * (o_c - o_u)  # linear in the output, so in epsilon too
+        return to_eps(out, x, tt, self.schedule, self.prediction)
 
     def frames(self, req: GenerationRequest, init: np.ndarray | None, want_noisy: bool) -> Iterator[Frame]:
         n = req.batch_size
         cond = uncond = None
         if self.conditional:
-            embs = embed_prompts(self.encoder, [req.prompt, req.negative_prompt]).to(self.device)
-            cond, uncond = embs[0:1].expand(n, -1), embs[1:2].expand(n, -1)
+            embs = embed_prompts(self.encoder, [req.prompt, req.negative_prompt], tokens=self.reads_tokens)
+            embs = embs.to(self.device)
+            cond, uncond = (embs[i : i + 1].expand(n, *embs.shape[1:]) for i in (0, 1))
             if not req.prompt.strip() and not req.negative_prompt.strip():
                 uncond = None  # unconditional: one pass through the null embedding
         sampler = make_sampler(req.sampler, self.schedule, req.eta)
         sampler.set_timesteps(req.steps)
-        c = self.model.config
-        shape = (c.in_channels, c.image_size, c.image_size)
+        shape = self.sample_shape
         gens = image_generators(req.seed, n)
         start = 0
         if req.init_image:
             # SDEdit (Meng et al. 2022): noise the input to the level of the strength's timestep, then
             # run the rest of the schedule; strength 0 runs no step and returns the input itself.
-            x0 = to_signed(init[None]).to(self.device).expand(n, -1, -1, -1)
+            pixels = to_signed(init[None]).to(self.device).expand(n, -1, -1, -1)
             start = len(sampler.timesteps) - round(req.strength * len(sampler.timesteps))
             if start == len(sampler.timesteps):
-                yield Frame(1, 1, from_signed(x0), final=True)
+                yield Frame(1, 1, from_signed(pixels), final=True)
                 return
+            x0 = pixels
+            if self.latent_space is not None:  # the encoder's posterior mean, scaled
+                x0 = self.latent_space.encode(pixels[:1]).expand(n, -1, -1, -1)
             x = sampler.add_noise(x0, start, self._noise(gens, shape))
         else:
             x = self._noise(gens, shape)
@@ -118,5 +171,15 @@ class DiffusionFamily(Family):
                 noise = self._noise(gens, shape)
             out = sampler.step(e, i, x, noise, model=model)
             x = out.prev_sample
-            yield Frame(k + 1, total, from_signed(x if last else out.pred_x0),
-                        from_signed(x) if want_noisy else None, final=last)
+            linear = self.latent_preview == "linear"
+            yield Frame(k + 1, total, self._pixels(x if last else out.pred_x0, final=last, cheap=linear),
+                        self._pixels(x, cheap=True) if want_noisy else None, final=last)
+
+
+def _cat_conditions(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Two batches of conditions as one; packed ones (studio.core.prompt.packed) of different token
+    lengths are padded to the longer with weight-0 (absent) tokens."""
+    if a.dim() == 3 and a.shape[1] != b.shape[1]:
+        longest = max(a.shape[1], b.shape[1])
+        a, b = (torch.nn.functional.pad(c, (0, 0, 0, longest - c.shape[1])) for c in (a, b))
+    return torch.cat([a, b])

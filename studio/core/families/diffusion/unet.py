@@ -1,5 +1,7 @@
 """A small conditional U-Net that predicts the noise in x_t (Ho et al. 2020, with the
-scale-shift conditioning and attention of Dhariwal & Nichol 2021)."""
+scale-shift conditioning and attention of Dhariwal & Nichol 2021). With ``context_dim`` it also
+attends to the prompt's tokens at its attention levels (Rombach et al. 2022): one pooled vector cannot
+say which colour belongs to which shape, the tokens can."""
 from __future__ import annotations
 
 import math
@@ -8,6 +10,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .conditioning import CrossAttention, pooled, tokens
 
 
 @dataclass
@@ -21,6 +25,7 @@ class UNetConfig:
     cond_dim: int = 384  # size of the prompt embedding; 0 for an unconditional model
     emb_dim: int = 128
     dropout: float = 0.0
+    context_dim: int = 0  # size of the token embeddings cross-attended to; 0: the pooled vector alone
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,20 +70,28 @@ class ResBlock(nn.Module):
 
 
 class Attention(nn.Module):
-    def __init__(self, ch: int, heads: int = 4) -> None:
+    """Self-attention over the feature map, then (with a context) cross-attention to the text tokens."""
+
+    def __init__(self, ch: int, heads: int = 4, context_dim: int = 0) -> None:
         super().__init__()
         self.heads = heads
+        self.cross = CrossAttention(ch, context_dim, heads) if context_dim else None
         self.norm = _norm(ch)
         self.qkv = nn.Conv2d(ch, 3 * ch, 1)
         self.out = nn.Conv2d(ch, ch, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         b, c, h, w = x.shape
         q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w).unbind(1)
         a = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))
-        return x + self.out(a.transpose(-1, -2).reshape(b, c, h, w))
+        x = x + self.out(a.transpose(-1, -2).reshape(b, c, h, w))
+        if self.cross is None:
+            return x
+        context, weights = tokens(cond)
+        seq = self.cross(x.flatten(2).transpose(1, 2), context.to(x.dtype), weights)
+        return seq.transpose(1, 2).reshape(b, c, h, w)
 
 
 class UNet(nn.Module):
@@ -100,7 +113,7 @@ class UNet(nn.Module):
             if level < len(chans) - 1:
                 self.down.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
                 skips.append(ch)
-        self.mid = nn.ModuleList([ResBlock(ch, ch, c.emb_dim, c.dropout), Attention(ch),
+        self.mid = nn.ModuleList([ResBlock(ch, ch, c.emb_dim, c.dropout), Attention(ch, context_dim=c.context_dim),
                                   ResBlock(ch, ch, c.emb_dim, c.dropout)])
         self.up = nn.ModuleList()
         for level in reversed(range(len(chans))):
@@ -117,34 +130,39 @@ class UNet(nn.Module):
     def _block(self, in_ch: int, out_ch: int, level: int) -> nn.ModuleList:
         layers = [ResBlock(in_ch, out_ch, self.config.emb_dim, self.config.dropout)]
         if level in self.config.attention_levels:
-            layers.append(Attention(out_ch))
+            layers.append(Attention(out_ch, context_dim=self.config.context_dim))
         return nn.ModuleList(layers)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        emb = self.time_mlp(timestep_embedding(t, self.config.emb_dim))
+        """cond: the pooled (N, cond_dim) vector, or with ``context_dim`` the packed condition
+        (studio.core.families.diffusion.conditioning); None means no condition."""
+        c = self.config
+        emb = self.time_mlp(timestep_embedding(t, c.emb_dim))
+        if cond is None and c.context_dim:
+            cond = torch.zeros(x.shape[0], 1, c.context_dim + 1, device=x.device, dtype=x.dtype)
         if self.cond_proj is not None:
-            if cond is None:
-                cond = torch.zeros(x.shape[0], self.config.cond_dim, device=x.device, dtype=x.dtype)
-            emb = emb + self.cond_proj(cond)
+            vec = pooled(cond) if cond is not None else torch.zeros(x.shape[0], c.cond_dim, device=x.device,
+                                                                    dtype=x.dtype)
+            emb = emb + self.cond_proj(vec)
         h = self.conv_in(x)
         hs = [h]
         for layer in self.down:
-            h = self._run(layer, h, emb)
+            h = self._run(layer, h, emb, cond)
             hs.append(h)
         for layer in self.mid:
-            h = layer(h, emb) if isinstance(layer, ResBlock) else layer(h)
+            h = layer(h, emb) if isinstance(layer, ResBlock) else layer(h, cond)
         for layer in self.up:
             if isinstance(layer, nn.Upsample):
                 # odd sizes (7 -> 14 is fine, but 28/2/2 rounding) are matched to the skip below
                 h = F.interpolate(h, size=hs[-1].shape[-2:], mode="nearest")
             else:
-                h = self._run(layer, torch.cat([h, hs.pop()], dim=1), emb)
+                h = self._run(layer, torch.cat([h, hs.pop()], dim=1), emb, cond)
         return self.conv_out(F.silu(self.norm_out(h)))
 
     @staticmethod
-    def _run(layer: nn.Module, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    def _run(layer: nn.Module, h: torch.Tensor, emb: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         if isinstance(layer, nn.ModuleList):
             for sub in layer:
-                h = sub(h, emb) if isinstance(sub, ResBlock) else sub(h)
+                h = sub(h, emb) if isinstance(sub, ResBlock) else sub(h, cond)
             return h
         return layer(h)
