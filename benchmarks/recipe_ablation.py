@@ -49,7 +49,7 @@ def main() -> None:
     from studio.core.evaluation.quality import build_reference, evaluate_generator, family_generator
     from studio.core.families.diffusion.train import fashion_mnist_task
     from studio.core.prompt.encoder import PromptEncoder
-    from studio.core.training.trainer import Trainer, TrainConfig
+    from studio.core.training.trainer import TrainConfig, Trainer
     from studio.store.registry import load_model
 
     if args.threads:
