@@ -5,7 +5,7 @@ classifier-free guidance 3 (two model evaluations per step: the baseline's uncon
 11th, null class), in one process, the runs interleaved so that the machine's load hits both alike.
 The studio's side is the full generation path (DiffusionFamily.frames, previews included).
 
-Needs diffusers (`pip install diffusers`; a benchmark-only dependency, not the studio's).
+Needs diffusers (`pip install -e ".[bench]"`; a benchmark-only dependency, not the studio's).
 
     python benchmarks/cost_vs_diffusers.py --checkpoints diffusion-fmnist,diffusion-shapes --rounds 5
 """

@@ -7,6 +7,7 @@ import sys
 
 from ..core.catalog import CATALOG, families_that
 from ..core.errors import StudioError
+from ..core.request import DEFAULT_STEPS
 from .outputs import MAX_SCALE
 
 DEFAULT_FAMILY = "diffusion"  # without --family or --checkpoint: its first checkpoint, diffusion-fmnist
@@ -26,7 +27,7 @@ def add_generate(subparsers) -> None:
                    "first installed checkpoint (the shipped one, as the studio does)")
     g.add_argument("--checkpoint", help=f"checkpoint id or .safetensors path (default: the first installed "
                    f"checkpoint of --family, else of {DEFAULT_FAMILY})")
-    g.add_argument("--steps", type=int, default=50)
+    g.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     g.add_argument("--sampler", help="the model's sampler; " + _samplers_help())
     g.add_argument("--eta", type=float, default=0.0, help="DDIM stochasticity (0 deterministic, 1 = DDPM)")
     g.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale")

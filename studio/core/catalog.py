@@ -67,7 +67,7 @@ CATALOG: dict[str, FamilyInfo] = {
     "diffusion": FamilyInfo(
         "diffusion", "Diffusion",
         frozenset({"prompt", "negative_prompt", "steps", "sampler", "guidance", "seed", "batch"}),
-        ("ddim", "ddpm", "dpm++2m", "dpm++2m-karras", "euler", "heun"),
+        ("dpm++2m", "ddim", "ddpm", "dpm++2m-karras", "euler", "heun"),  # the first is the default
         "Starts from pure noise and removes a little of it at every step (DDPM); the preview shows "
         "the model's current guess of the clean image.",
         frozenset({"img2img"}), "studio.core.families.diffusion", "step",

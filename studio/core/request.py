@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     import torch
 
 MAX_STEPS = 1000
+# The studio's default denoising: DPM-Solver++(2M) at 20 steps matched DDIM at 50 on the measured FD
+# (benchmarks/samplers.py) for 2.5x fewer model evaluations.
+DEFAULT_SAMPLER, DEFAULT_STEPS = "dpm++2m", 20
 MAX_BATCH = 16
 MAX_SEED = 2**32 - 1
 MAX_TEMPERATURE = 5.0
@@ -134,8 +137,8 @@ class GenerationRequest:
     checkpoint_hash: str = ""
     prompt: str = ""
     negative_prompt: str = ""
-    sampler: str = "ddim"
-    steps: int = 50
+    sampler: str = DEFAULT_SAMPLER
+    steps: int = DEFAULT_STEPS
     guidance: float = 3.0
     seed: int = 0
     batch_size: int = 1

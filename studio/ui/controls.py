@@ -27,7 +27,15 @@ from superqt import QLargeIntSpinBox  # after PySide6: qtpy then uses the bindin
 
 from ..core.catalog import FamilyInfo
 from ..core.errors import RequestError
-from ..core.request import MAX_BATCH, MAX_SEED, MAX_STEPS, MAX_TEMPERATURE, MAX_TOP_K, GenerationRequest
+from ..core.request import (
+    DEFAULT_STEPS,
+    MAX_BATCH,
+    MAX_SEED,
+    MAX_STEPS,
+    MAX_TEMPERATURE,
+    MAX_TOP_K,
+    GenerationRequest,
+)
 from .canvas import ImageCanvas
 from .qimage import to_qimage
 
@@ -66,7 +74,7 @@ class ControlsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         # Ranges live in the widgets, so out-of-range numbers can't be typed in the first place.
-        self.steps = QSpinBox(minimum=1, maximum=MAX_STEPS, value=50)
+        self.steps = QSpinBox(minimum=1, maximum=MAX_STEPS, value=DEFAULT_STEPS)
         self.steps.setToolTip("Denoising steps: more steps, finer detail, slower")
         self.sampler = QComboBox()
         self.eta = DecimalSpinBox(minimum=0.0, maximum=1.0, singleStep=0.1, value=0.0)

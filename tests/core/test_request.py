@@ -3,7 +3,7 @@ import pytest
 
 from studio.core.errors import RequestError
 from studio.core.prompt.blend import parse_blend
-from studio.core.request import GenerationRequest
+from studio.core.request import DEFAULT_STEPS, GenerationRequest
 
 
 def test_parameters_round_trip():
@@ -74,7 +74,7 @@ def fails_fast(seconds: int = 20):
 
 @pytest.mark.parametrize("change,message", [
     (dict(family="stylegan"), "Unknown model family 'stylegan'"),
-    (dict(sampler="lms"), "samples with ddim or ddpm or dpm"),
+    (dict(sampler="lms"), "or ddim or ddpm or dpm"),
     (dict(family="autoregressive", sampler="ddim"), "samples with cached or naive"),
     (dict(family="gan", sampler="warp"), "Unknown sampler 'warp'"),
     (dict(checkpoint="../../etc/passwd"), "is not a checkpoint id"),
@@ -183,7 +183,7 @@ def test_parameters_list_only_what_the_family_uses():
     assert "Truncation: 0.7" in text and "Seed: 4" in text and "Family: gan" in text
     back = GenerationRequest.from_parameters(text)
     assert back == gan.normalized()
-    assert (back.prompt, back.sampler, back.steps, back.guidance, back.truncation) == ("", "", 50, 3.0, 0.7)
+    assert (back.prompt, back.sampler, back.steps, back.guidance, back.truncation) == ("", "", DEFAULT_STEPS, 3.0, 0.7)
     assert "Truncation: 1" in gan.with_(truncation=1.0).to_parameters()
 
     vae = GenerationRequest(family="vae", prompt="a dress", steps=20, guidance=9.0, truncation=0.5, sampler="ddim")

@@ -6,7 +6,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from studio.core.errors import RequestError
-from studio.core.request import GenerationRequest
+from studio.core.request import DEFAULT_STEPS, GenerationRequest
 from studio.store.pngmeta import read_settings, save_png
 
 REQ = GenerationRequest(checkpoint="fmnist-small", checkpoint_hash="abc123", prompt="a red dress, side view",
@@ -136,7 +136,7 @@ def test_gan_png_stores_only_what_the_family_used(tiny_gan, tmp_path):
                               steps=20, guidance=7.0, eta=0.5, temperature=0.2, truncation=0.7, seed=5)
     req = model.resolve(asked)
     assert (req.prompt, req.negative_prompt, req.sampler) == ("", "", "")
-    assert (req.steps, req.guidance, req.eta, req.temperature) == (50, 3.0, 0.0, 1.0)  # the neutral defaults
+    assert (req.steps, req.guidance, req.eta, req.temperature) == (DEFAULT_STEPS, 3.0, 0.0, 1.0)  # the neutral defaults
     assert req.truncation == 0.7 and req.seed == 5
     image = model.generate(req)[0]
     p = save_png(tmp_path / "gan.png", image, req)
@@ -155,7 +155,7 @@ def test_unconditional_vae_stores_no_prompt(tiny_vae):
 
     model = load_model("tiny-vae")  # cond_dim 0: it reads no prompt
     req = model.resolve(GenerationRequest(family="vae", prompt="an ankle boot", steps=20, truncation=0.3))
-    assert (req.prompt, req.steps, req.truncation, req.sampler) == ("", 50, 1.0, "")
+    assert (req.prompt, req.steps, req.truncation, req.sampler) == ("", DEFAULT_STEPS, 1.0, "")
     assert "Truncation" not in req.to_parameters() and "Steps" not in req.to_parameters()
 
 
