@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..core.catalog import CATALOG, families_that
 from ..core.errors import StudioError
+from ..core.request import GenerationRequest
 from ..store.paths import resources_dir
 
 DEFAULT_CLASSIFIER = resources_dir() / "classifiers" / "fmnist-classifier.safetensors"
@@ -76,7 +77,8 @@ def add_eval(subparsers) -> None:
     ad.add_argument("--per-prompt", type=int, default=4, help="images per prompt")
     ad.add_argument("--steps", type=int, default=50)
     ad.add_argument("--sampler", default="ddim", choices=_samplers())
-    ad.add_argument("--guidance", type=float, default=3.0)
+    ad.add_argument("--guidance", type=float, nargs="+", default=[3.0],
+                    help="one or more guidance scales; the card's headline is the studio's default, 3")
     ad.add_argument("--seed", type=int, default=0)
     _output_args(ad)
     ad.set_defaults(func=_eval_adherence)
@@ -202,19 +204,25 @@ def _eval_adherence(args: argparse.Namespace) -> int:
     if model.image_format.shape != (32, 32, 3):
         raise StudioError(f"{checkpoint.stem} does not make 32x32 colour images: prompt adherence is measured on "
                           "Shapes models (train one with 'genstudio train diffusion --data shapes').")
-    generate, sampling = family_generator(model, steps=args.steps, sampler=args.sampler, guidance=args.guidance)
-    bar = tqdm(unit="img", dynamic_ncols=True, disable=args.quiet, leave=False)
+    runs = {}
+    for guidance in args.guidance:
+        generate, sampling = family_generator(model, steps=args.steps, sampler=args.sampler, guidance=guidance)
+        bar = tqdm(unit="img", dynamic_ncols=True, disable=args.quiet, leave=False)
 
-    def progress(_stage: str, done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
+        def progress(_stage: str, done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
 
-    m = evaluate_adherence(generate, per_prompt=args.per_prompt, seed=args.seed, progress=progress)
-    bar.close()
-    m["settings"].update({"checkpoint": checkpoint.stem, "checkpoint_hash": model.checkpoint.sha256, **sampling})
-    print(json.dumps(m, indent=2) if args.json else format_adherence(m))
-    if args.write_card:
-        print(f"wrote metrics to {write_metrics_to_card(checkpoint, m, key='adherence')}")
+        m = evaluate_adherence(generate, per_prompt=args.per_prompt, seed=args.seed, progress=progress)
+        bar.close()
+        m["settings"].update({"checkpoint": checkpoint.stem, "checkpoint_hash": model.checkpoint.sha256, **sampling})
+        print(json.dumps(m, indent=2) if args.json else format_adherence(m))
+        runs[f"{guidance:g}"] = m
+    if args.write_card:  # every scale measured, and the headline at the studio's default guidance
+        if len(runs) > 1:
+            write_metrics_to_card(checkpoint, runs, key="adherence_by_guidance")
+        headline = runs.get(f"{GenerationRequest.guidance:g}", runs[f"{args.guidance[0]:g}"])
+        print(f"wrote metrics to {write_metrics_to_card(checkpoint, headline, key='adherence')}")
     return 0
 
 

@@ -30,3 +30,13 @@ def test_eval_adherence_prints_every_task_and_writes_the_card(data_dir, capsys):
 def test_eval_adherence_refuses_a_model_that_does_not_draw_shapes(tiny_ckpt, capsys):
     assert main(["eval", "adherence", "--checkpoint", "tiny-diffusion", "--quiet"]) == 2
     assert "does not make 32x32 colour images" in capsys.readouterr().err
+
+
+def test_eval_adherence_at_several_scales_writes_each_and_the_default_as_headline(data_dir, capsys):
+    ck = make_tiny_checkpoint(data_dir / "checkpoints" / "tiny-shapes.safetensors", image_size=32, channels=3)
+    assert main(["eval", "adherence", "--checkpoint", "tiny-shapes", "--per-prompt", "1", "--steps", "1",
+                 "--sampler", "dpm++2m", "--guidance", "1", "3", "--write-card", "--quiet"]) == 0
+    metrics = json.loads(ck.with_suffix(".json").read_text())["metrics"]
+    by_scale = metrics["adherence_by_guidance"]
+    assert set(by_scale) == {"1", "3"} and metrics["adherence"] == by_scale["3"]
+    assert by_scale["1"]["settings"]["guidance"] == 1.0 and by_scale["3"]["settings"]["sampler"] == "dpm++2m"

@@ -22,7 +22,7 @@ RECIPES = (
     # "autoencoder", not a generator), then the denoiser in its latent, which embeds a copy of it.
     # genstudio train autoencoder --data fashion-mnist --out autoencoder-fmnist.safetensors
     Recipe("autoencoder-fmnist", "diffusion", "fashion-mnist", "KL autoencoder of Fashion-MNIST (1x28x28 -> 4x7x7)",
-           "autoencoder", {"base_channels": 32, "latent_channels": 4}, steps=3000, batch_size=128, lr=1e-3,
+           "autoencoder", {"base_channels": 16, "latent_channels": 4}, steps=1200, batch_size=64, lr=1e-3,
            precision="fp32"),
     # genstudio train autoencoder --data shapes --out autoencoder-shapes.safetensors
     Recipe("autoencoder-shapes", "diffusion", "shapes", "KL autoencoder of Shapes (3x32x32 -> 4x8x8)",
@@ -30,7 +30,8 @@ RECIPES = (
            precision="fp32"),
     # genstudio train diffusion --data fashion-mnist-latent --autoencoder autoencoder-fmnist.safetensors
     Recipe("diffusion-fmnist-latent", "diffusion", "fashion-mnist-latent", "Latent diffusion on Fashion-MNIST",
-           "diffusion", {"base_channels": 64}, steps=4000, batch_size=128, lr=4e-4, precision="fp32", prompts=True),
+           "diffusion", {"base_channels": 32, "prediction": "v", "min_snr_gamma": 5.0}, steps=3000, batch_size=128, lr=4e-4,
+           precision="fp32", prompts=True),
     # genstudio train diffusion --data shapes-latent --autoencoder autoencoder-shapes.safetensors
     Recipe("diffusion-shapes-latent", "diffusion", "shapes-latent", "Latent diffusion on Shapes", "diffusion",
            {"base_channels": 64}, steps=3000, batch_size=64, lr=4e-4, precision="fp32", prompts=True),
