@@ -51,7 +51,7 @@ def _reproduce_flags(command: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("recipe", all_recipes(), ids=lambda r: r.name)
 def test_each_recipe_is_how_its_shipped_model_was_trained(recipe):
-    folder = "tokenizers" if recipe.command == "vqvae" else "checkpoints"
+    folder = "tokenizers" if recipe.command in ("vqvae", "autoencoder") else "checkpoints"  # parts, not generators
     card_path = resources_dir() / folder / f"{recipe.name}.json"
     if not card_path.is_file():
         pytest.skip(f"{recipe.name} is not shipped")
@@ -59,7 +59,7 @@ def test_each_recipe_is_how_its_shipped_model_was_trained(recipe):
     t = card["training"]
     assert (recipe.steps, recipe.batch_size, recipe.lr, recipe.precision, recipe.ema_decay, recipe.warmup) == (
         t["steps"], t["batch_size"], t["lr"], t["precision"], t["ema_decay"], t["warmup"])
-    assert card["data"]["dataset"].split(" ")[0] == recipe.dataset
+    assert card["data"]["dataset"].split(" ")[0] == recipe.dataset.removesuffix("-latent")  # the images it encodes
     if folder == "checkpoints":
         assert card["family"] == recipe.family
         assert card["reproduce"].startswith(f"genstudio train {recipe.command}")
@@ -68,6 +68,8 @@ def test_each_recipe_is_how_its_shipped_model_was_trained(recipe):
     config = card["config"]
     arch = {**config.get("unet", {}), **config.get("vae", {}), **config.get("gan", {}), **config.get("pixelcnn", {}),
             **config.get("transformer", {}), **config.get("vqvae", {})}
+    if recipe.command == "autoencoder":
+        arch = config["autoencoder"]
     names = {"base_channels": "base_channels", "width": "g_channels", "latent_dim": "latent_dim", "z_dim": "z_dim",
              "loss": "loss", "channels": "channels", "layers": "layers", "head": "head", "dim": "dim",
              "heads": "heads", "codes": "codes", "code_dim": "code_dim", "hidden": "hidden"}
@@ -78,6 +80,12 @@ def test_each_recipe_is_how_its_shipped_model_was_trained(recipe):
         assert recipe.options["captions"] == bool(config.get("text_encoder"))
     if "arch" in recipe.options:
         assert config["arch"] == recipe.options["arch"]
+    if "tokens" in recipe.options:
+        assert bool(arch["context_dim"]) == recipe.options["tokens"]
+    for option in ("prediction", "min_snr_gamma"):
+        if option in recipe.options:
+            assert card["recipe"][{"prediction": "prediction", "min_snr_gamma": "loss_weighting"}[option]] == (
+                recipe.options[option] if option == "prediction" else f"min-SNR-{recipe.options[option]:g}")
 
 
 def test_task_options_and_trainer_settings():
