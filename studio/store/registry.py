@@ -85,7 +85,7 @@ def scan(dirs: list[Path] | None = None, family: str | None = None
     for d in dirs if dirs is not None else checkpoint_dirs():
         if not d.is_dir():
             continue
-        for path in sorted(d.glob("*.safetensors")):
+        for path in sorted(d.glob("*.safetensors"), key=lambda p: p.stem):  # by id: "a" before "a-latent"
             if path.name.endswith(".state.safetensors"):
                 continue  # resumable training state, not a model to sample from
             try:

@@ -156,3 +156,13 @@ def test_a_checkpoint_cut_short_is_listed_as_broken(tmp_path):
     assert [i.id for i in found] == ["good"]
     [problem] = problems
     assert problem.id == "cut" and "truncated" in problem
+
+
+def test_checkpoints_are_listed_by_id_so_a_model_comes_before_its_variants(tmp_path):
+    from studio.store.registry import scan
+    from tests.conftest import make_tiny_checkpoint
+
+    for name in ("m-latent", "m", "a"):
+        make_tiny_checkpoint(tmp_path / f"{name}.safetensors")
+    infos, broken = scan([tmp_path])
+    assert [i.id for i in infos] == ["a", "m", "m-latent"] and broken == []
