@@ -20,8 +20,8 @@ ARMS = {  # name -> the task options and trainer settings it changes
     "v": {"prediction": "v"},
     "v + min-SNR-5": {"prediction": "v", "min_snr_gamma": 5.0},
     "eps + tokens": {"tokens": True},
-    "eps, EMA 0.99": {"ema_decay": 0.99},
-    "eps, width 24": {"base_channels": 24},
+    "eps + EMA 0.99": {"ema_decay": 0.99},
+    "eps + width 24": {"base_channels": 24},
 }
 TRAINER = ("ema_decay", "lr", "batch_size")
 
