@@ -125,7 +125,7 @@ class DiffusionFamily(Family):
                 out = self._denoiser(self.accel.inputs(x), tt, cond).float()
             else:
                 both = self._denoiser(self.accel.inputs(torch.cat([x, x])), torch.cat([tt, tt]),
-                                      _cat_conditions(cond, uncond)).float()
+                                      torch.cat([cond, uncond])).float()
                 o_c, o_u = both.chunk(2)
                 out = o_u + guidance * (o_c - o_u)  # linear in the output, so in epsilon too
         return to_eps(out, x, tt, self.schedule, self.prediction)
@@ -174,12 +174,3 @@ class DiffusionFamily(Family):
             linear = self.latent_preview == "linear"
             yield Frame(k + 1, total, self._pixels(x if last else out.pred_x0, final=last, cheap=linear),
                         self._pixels(x, cheap=True) if want_noisy else None, final=last)
-
-
-def _cat_conditions(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Two batches of conditions as one; packed ones (studio.core.prompt.packed) of different token
-    lengths are padded to the longer with weight-0 (absent) tokens."""
-    if a.dim() == 3 and a.shape[1] != b.shape[1]:
-        longest = max(a.shape[1], b.shape[1])
-        a, b = (torch.nn.functional.pad(c, (0, 0, 0, longest - c.shape[1])) for c in (a, b))
-    return torch.cat([a, b])
