@@ -1,8 +1,8 @@
 """Diffusion recipe ablation: quality against training minutes. Each arm trains the same small
 text-conditioned U-Net on Fashion-MNIST from scratch, with the same data, seed and step count, and
-changes one thing of the recipe (what the model predicts, the loss weighting, EMA, width, tokens);
-at each evaluation point its EMA model is sampled (DDIM, guidance 3) and scored by the project's
-classifier Frechet distance, as `genstudio eval quality` does.
+changes one thing of the recipe (what the model predicts, the loss weighting, EMA, width, tokens, the
+noise schedule, the batch size); at each evaluation point its EMA model is sampled (DDIM, guidance 3)
+and scored by the project's classifier Frechet distance, as `genstudio eval quality` does.
 
     python benchmarks/recipe_ablation.py --steps 800 --evals 400,800 --threads 1
 """
@@ -22,6 +22,8 @@ ARMS = {  # name -> the task options and trainer settings it changes
     "eps + tokens": {"tokens": True},
     "eps + EMA 0.99": {"ema_decay": 0.99},
     "eps + width 24": {"base_channels": 24},
+    "v + min-SNR-5 + linear schedule": {"prediction": "v", "min_snr_gamma": 5.0, "schedule": "linear"},
+    "v + min-SNR-5 + batch 128": {"prediction": "v", "min_snr_gamma": 5.0, "batch_size": 128},
 }
 TRAINER = ("ema_decay", "lr", "batch_size")
 

@@ -147,17 +147,24 @@ def make_tiny_gan(path: Path, *, z_dim: int = 8, seed: int = 0) -> Path:
                            card={"id": path.stem, "family": "gan", "data": {"dataset": "tiny"}})
 
 
-def make_tiny_pixelcnn(path: Path, *, cond_dim: int = 384, seed: int = 0, image_size: int = 12) -> Path:
-    """An untrained prompt-conditioned Gated PixelCNN of binary 12x12 images."""
+def make_tiny_pixelcnn(path: Path, *, cond_dim: int = 384, seed: int = 0, image_size: int = 12,
+                       levels: int = 2, output: str | None = None, mixtures: int = 3) -> Path:
+    """An untrained prompt-conditioned Gated PixelCNN of 12x12 images: binary ones, with a config as
+    checkpoints had before grey levels (no output head named), unless ``levels`` or ``output`` say
+    otherwise (``levels`` 256 for 8-bit grey; ``output`` "softmax" or "logistic")."""
     import torch
 
     from studio.core import checkpoint
     from studio.core.families.autoregressive.pixelcnn import GatedPixelCNN, PixelCNNConfig
 
     torch.manual_seed(seed)
-    cfg = PixelCNNConfig(image_size=image_size, channels=8, layers=2, head=8, first_kernel=5, cond_dim=cond_dim)
+    cfg = PixelCNNConfig(image_size=image_size, levels=levels, channels=8, layers=2, head=8, first_kernel=5,
+                         cond_dim=cond_dim, output=output or "softmax", mixtures=mixtures)
     model = GatedPixelCNN(cfg)
-    config = {"arch": "pixelcnn", "pixelcnn": cfg.to_dict(), "dataset": "tiny"}
+    arch = cfg.to_dict()
+    if output is None:  # as old files are: written before the head was a choice
+        del arch["output"], arch["mixtures"]
+    config = {"arch": "pixelcnn", "pixelcnn": arch, "dataset": "tiny"}
     return checkpoint.save(path, family="autoregressive", config=config,
                            tensors={f"ema.{k}": v for k, v in model.state_dict().items()},
                            card={"id": path.stem, "family": "autoregressive", "data": {"dataset": "tiny"}})

@@ -61,8 +61,9 @@ def add_eval(subparsers) -> None:
     q.add_argument("--threads", type=int, default=0)
     _output_args(q)
     q.set_defaults(func=_eval_quality)
-    lk = ev.add_parser("likelihood", help="test-set NLL on binarised Fashion-MNIST: a VAE's ELBO, importance-"
-                       "weighted NLL and reconstruction error; an autoregressive model's exact NLL (PixelCNN) or bound")
+    lk = ev.add_parser("likelihood", help="test-set NLL on binarised Fashion-MNIST (a grey PixelCNN: on its raw grey "
+                       "levels): a VAE's ELBO, importance-weighted NLL and reconstruction error; an autoregressive "
+                       "model's exact NLL (PixelCNN) or bound")
     lk.add_argument("--checkpoint", required=True, help="a .safetensors path or registered id of a family with a "
                     f"likelihood ({', '.join(families_that('likelihood'))})")
     lk.add_argument("--k", type=int, help="a VAE's importance samples per image (default 100; 100 or more for the NLL)")

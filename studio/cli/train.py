@@ -23,10 +23,12 @@ TRAINER_FLAGS = ("steps", "batch_size", "lr", "precision", "ema_decay")
 # Per command: the flags that set a task option of the recipe (argparse dest -> option name).
 OPTION_FLAGS: dict[str, dict[str, str]] = {
     "diffusion": {"channels": "base_channels", "arch": "arch", "tokens": "tokens", "prediction": "prediction",
-                  "min_snr": "min_snr_gamma", "hidden": "hidden", "depth": "depth"},
+                  "min_snr": "min_snr_gamma", "hidden": "hidden", "depth": "depth", "schedule": "schedule"},
     "vae": {"latent_dim": "latent_dim", "beta": "beta", "captions": "captions"},
-    "gan": {"z_dim": "z_dim", "width": "width", "loss": "loss", "d_lr": "d_lr"},
-    "pixelcnn": {"channels": "channels", "layers": "layers", "head": "head", "captions": "captions"},
+    "gan": {"z_dim": "z_dim", "width": "width", "loss": "loss", "d_lr": "d_lr", "diffaugment": "diffaugment",
+            "r1": "r1", "mapping": "mapping"},
+    "pixelcnn": {"channels": "channels", "layers": "layers", "head": "head", "captions": "captions",
+                 "levels": "levels", "output": "output", "mixtures": "mixtures"},
     "vqvae": {"codes": "codes", "code_dim": "code_dim", "hidden": "hidden"},
     "autoencoder": {"channels": "base_channels", "latent_channels": "latent_channels"},
     "ar-transformer": {"dim": "dim", "layers": "layers", "heads": "heads", "captions": "captions"},
@@ -91,6 +93,8 @@ def add_train(subparsers):
     d.add_argument("--prediction", choices=["epsilon", "v"], help=_help("diffusion", "prediction", "what it predicts"))
     d.add_argument("--min-snr", type=float,
                    help=_help("diffusion", "min_snr_gamma", "min-SNR-gamma loss weighting (0: uniform)"))
+    d.add_argument("--schedule", choices=["cosine", "linear"],
+                   help=_help("diffusion", "schedule", "the noise schedule (cosine: Nichol & Dhariwal; linear: DDPM)"))
     d.add_argument("--hidden", type=int, help=_help("diffusion", "hidden", "DiT width"))
     d.add_argument("--depth", type=int, help=_help("diffusion", "depth", "DiT blocks"))
     d.add_argument("--init", help="warm start from this diffusion checkpoint (same backbone and objective; "
@@ -114,14 +118,27 @@ def add_train(subparsers):
     gn.add_argument("--width", type=int, help=_help("gan", "width", "channels of both networks"))
     gn.add_argument("--loss", choices=["hinge", "nonsaturating"], help=_help("gan", "loss"))
     gn.add_argument("--d-lr", type=float, help="the critic's learning rate (default: --lr)")
+    gn.add_argument("--diffaugment", metavar="POLICY",
+                    help="DiffAugment on all the critic sees: comma-separated of color (RGB only), translation, "
+                         "cutout (default: none)")
+    gn.add_argument("--r1", type=float, metavar="GAMMA",
+                    help="R1 gradient penalty on real images, weight gamma/2, every 16 critic steps (default: 0, off)")
+    gn.add_argument("--mapping", type=int, metavar="LAYERS",
+                    help="layers of a StyleGAN mapping network z -> w; the sliders then move w (default: 0, none)")
     gn.add_argument("--attribute-classifier", help="Faces: find attribute directions with this classifier")
 
-    pc = _family_command(tr, "pixelcnn", "train a Gated PixelCNN on binarised Fashion-MNIST (prompt-conditioned)")
+    pc = _family_command(tr, "pixelcnn", "train a Gated PixelCNN on Fashion-MNIST, binarised or grey (prompt-conditioned)")
     pc.add_argument("--channels", type=int, help=_help("pixelcnn", "channels", "features of each stack"))
     pc.add_argument("--layers", type=int, help=_help("pixelcnn", "layers", "gated layers after the first"))
     pc.add_argument("--head", type=int, help=_help("pixelcnn", "head", "hidden units of the per-pixel output network"))
     pc.add_argument("--captions", action=captions,
                     help=_help("pixelcnn", "captions", "prompt-conditioned (--no-captions: unconditional)"))
+    pc.add_argument("--levels", type=int, help="values per pixel: 2 draws dynamically binarised pixels, 256 the raw "
+                                               "8-bit grey levels (default: 2, or the recipe's)")
+    pc.add_argument("--output", choices=["softmax", "logistic"],
+                    help="the output head: a softmax over the levels (Gated PixelCNN) or a discretised mixture of "
+                         "logistics (PixelCNN++) (default: softmax, or the recipe's)")
+    pc.add_argument("--mixtures", type=int, help="the logistic head's mixture components (default: 10)")
 
     vq = _family_command(tr, "vqvae", "train the VQ-VAE whose codes the image transformer writes")
     vq.add_argument("--codes", type=int, help=_help("vqvae", "codes", "codebook size"))

@@ -94,12 +94,14 @@ def _attribute_edit(ed: dict, detail: bool) -> list[Row]:
 
 def _likelihood(lk: dict, detail: bool) -> list[Row]:
     s = lk.get("settings") or {}
-    test = f"{s['test_images']} binarised test images, condition: {s.get('condition', '?')}" if s else ""
+    grey = s.get("binarization") == "none"  # a grey-level model, scored on the test split's own levels
+    test = (f"{s['test_images']} {'grey' if grey else 'binarised'} test images, condition: {s.get('condition', '?')}"
+            if s else "")
     if "test_nll_nats" in lk:  # autoregressive: exact (PixelCNN) or a bound through the VQ-VAE
         kind = "exact" if lk.get("exact") else "upper bound"
         if not detail:
             return [Row(f"test NLL {lk['test_nll_nats']:.1f} nats = {lk['test_nll_bits_per_dim']:.3f} bits/dim "
-                        f"({kind}, binarised Fashion-MNIST)")]
+                        f"({kind}, {'grey' if grey else 'binarised'} Fashion-MNIST)")]
         rows = [Row(f"{s['arch']}: {test}" if "arch" in s else test)] if test else []
         rows.append(Row(f"NLL ({kind})  {lk['test_nll_nats']:10.2f} nats  ({lk['test_nll_bits_per_dim']:.4f} bits/dim)"))
         if not lk.get("exact"):

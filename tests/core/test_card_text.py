@@ -71,6 +71,9 @@ def test_autoregressive_likelihood_exact_or_bound():
     assert text.splitlines()[0] == "tr"
     assert "transformer: 20 binarised test images" in text and "NLL (upper bound)" in text
     assert "4.946 bits/code" in text and "(-log p(x | codes))" in text
+    grey = {**exact, "test_nll_bits_per_dim": 2.9, "settings": {**exact["settings"], "binarization": "none"}}
+    assert "bits/dim (exact, grey Fashion-MNIST)" in render_card({"metrics": {"likelihood": grey}}).to_html()
+    assert "20 grey test images" in render_metrics("likelihood", grey, title="g").to_text()
 
 
 def test_a_damaged_or_empty_card_is_named_not_a_crash():

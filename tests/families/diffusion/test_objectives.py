@@ -74,3 +74,13 @@ def test_warm_start_keeps_the_old_function_and_refuses_another_objective(tmp_pat
     other = model_config(dataset="x", in_channels=3, image_size=8, base_channels=8)
     with pytest.raises(CheckpointError, match="does not fit"):
         warm_start(build(other)[0], other, str(old_path))
+
+
+def test_the_schedule_option_builds_the_named_schedule_and_refuses_others():
+    linear = model_config(dataset="shapes", in_channels=3, image_size=8, schedule="linear")
+    assert linear["schedule"]["kind"] == "linear"
+    _, schedule = build(linear)
+    assert torch.allclose(schedule.betas[[0, -1]], torch.tensor([1e-4, 0.02], dtype=schedule.betas.dtype))
+    assert model_config(dataset="shapes", in_channels=3, image_size=8)["schedule"]["kind"] == "cosine"
+    with pytest.raises(ValueError, match="unknown schedule"):
+        model_config(dataset="shapes", in_channels=3, image_size=8, schedule="sigmoid")

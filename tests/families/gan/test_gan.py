@@ -107,6 +107,7 @@ def test_attribute_edit_reads_every_attribute_along_the_walk(tmp_path):
     class Upsized:  # the tiny GAN draws 12x12; the classifier reads 32x32
         def __init__(self, fam):
             self.fam, self.basis, self.latent_dim, self.checkpoint = fam, fam.basis, fam.latent_dim, fam.checkpoint
+            self.prior_latents = fam.prior_latents
 
         def decode(self, z):
             return np.repeat(np.repeat(self.fam.decode(z), 3, axis=1), 3, axis=2)[:, 2:34, 2:34]

@@ -6,7 +6,8 @@ from __future__ import annotations
 from ...config_bounds import ConfigReader
 
 PIXELCNN_DEFAULTS = {"image_size": 28, "levels": 2, "channels": 64, "layers": 8, "kernel": 3, "first_kernel": 7,
-                     "head": 128, "cond_dim": 0}
+                     "head": 128, "cond_dim": 0, "output": "softmax", "mixtures": 10}
+PIXELCNN_OUTPUTS = ("softmax", "logistic")  # PixelCNNConfig's heads (pixelcnn.OUTPUTS; a test keeps them equal)
 TRANSFORMER_DEFAULTS = {"vocab": 128, "grid": 7, "dim": 192, "layers": 4, "heads": 4, "prefix": 4, "cond_dim": 0}
 VQVAE_DEFAULTS = {"image_size": 28, "channels": 1, "hidden": 64, "codes": 128, "code_dim": 32, "commitment": 0.25}
 ARCHS = ("pixelcnn", "transformer")
@@ -37,9 +38,12 @@ def _pixelcnn(p: ConfigReader) -> None:
         p.fail("first_kernel", first, "odd")
     head = p.integer("head", 1, 1024, dflt["head"])
     cond = p.integer("cond_dim", 0, 4096, dflt["cond_dim"])
+    output = p.one_of("output", PIXELCNN_OUTPUTS, dflt["output"])
+    mixtures = p.integer("mixtures", 1, 32, dflt["mixtures"])
     p.layer(2 * c * c * k * k, "channels x channels x kernel^2")
     p.layer(cond * 2 * c * (layers + 1), "cond_dim x 2 channels x (layers + 1)")
-    p.layer(head * max(c, levels), "the output head")
+    outputs = levels if output == "softmax" else 3 * mixtures  # a logit per level, or 3 numbers per component
+    p.layer(head * max(c, outputs), "the output head")
 
 
 def _transformer(t: ConfigReader, vq: ConfigReader) -> None:

@@ -1,5 +1,7 @@
-"""Test-set likelihood of an autoregressive checkpoint on Fashion-MNIST's test split, binarised once
-with a fixed seed exactly as the VAE's evaluation does, so the nats compare across families.
+"""Test-set likelihood of an autoregressive checkpoint on Fashion-MNIST's test split. Binary models see
+it binarised once with a fixed seed exactly as the VAE's evaluation does, so the nats compare across
+families; a grey PixelCNN sees the raw test images (quantised to its levels, if fewer than 256), so its
+bits/dim over the 784 pixels compare with published grey-level results.
 
 * PixelCNN: the exact -log p(x), summed over pixels.
 * Transformer over VQ-VAE codes: -log p(codes(x)) - log p(x | codes(x)), an upper bound on -log p(x)
@@ -17,6 +19,7 @@ from ...binary import binarize
 from ...data import fashion_mnist
 from ...errors import StudioError
 from ...events import Progress
+from .pixelcnn import quantize
 
 
 @torch.no_grad()
@@ -29,7 +32,7 @@ def likelihood(family, data_dir: str | None = None, *, limit: int | None = None,
         raise StudioError(f"{family.checkpoint.id} makes {family.image_size[0]}px images; its likelihood can only "
                           "be measured on data of that size, not on Fashion-MNIST.")
     test = fashion_mnist.load("test", data_dir, limit=limit)
-    x_all = binarize(test.images, seed)
+    x_all = quantize(test.images, family.model.config.levels) if family.grey else binarize(test.images, seed)
     cond_all = class_conditions(family.encoder, test.labels) if family.conditional else None
     report = progress or (lambda stage, done, total: None)
     device, n = family.device, len(x_all)
@@ -55,7 +58,7 @@ def likelihood(family, data_dir: str | None = None, *, limit: int | None = None,
         "test_nll_nats": total,
         "test_nll_bits_per_dim": total / (dims * np.log(2)),
         "exact": family.arch == "pixelcnn",
-        "settings": {"test_images": n, "binarization": f"stochastic, seed {seed}", "seed": seed,
+        "settings": {"test_images": n, **_pixels(family, seed), "seed": seed,
                      "condition": "class prompt of each image" if family.conditional else "none",
                      "arch": family.arch},
         "seconds": round(time.perf_counter() - t0, 1),
@@ -66,3 +69,12 @@ def likelihood(family, data_dir: str | None = None, *, limit: int | None = None,
         out["codes_bits_per_code"] = out["codes_nll_nats"] / (family.model.config.length * np.log(2))
         out["decoder_nll_nats"] = float(torch.cat(recon).mean())
     return out
+
+
+def _pixels(family, seed: int) -> dict:
+    """What the test images were scored as."""
+    if not family.grey:
+        return {"binarization": f"stochastic, seed {seed}"}
+    levels = family.model.config.levels
+    return {"binarization": "none",
+            "pixels": "raw 8-bit grey levels" if levels == 256 else f"grey, quantised to {levels} levels"}

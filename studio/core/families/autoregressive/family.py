@@ -1,6 +1,7 @@
-"""Autoregressive family: a Gated PixelCNN drawing binarised pixels, or a transformer drawing the codes
-of a small VQ-VAE with the prompt as its prefix. Both draw in raster order and yield a Frame per row,
-with the not-yet-drawn area marked, so the preview shows the image being written."""
+"""Autoregressive family: a Gated PixelCNN drawing pixels (binarised ones, or 8-bit grey levels), or a
+transformer drawing the codes of a small VQ-VAE with the prompt as its prefix. Both draw in raster order
+and yield a Frame per row, with the not-yet-drawn area marked, so the preview shows the image being
+written. A PixelCNN's ``levels`` says which it draws: 2 for binary pixels, more for grey ones."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -9,14 +10,14 @@ import numpy as np
 import torch
 
 from ... import checkpoint as ckpt_io
-from ...binary import binarize, binary_to_uint8
+from ...binary import binarize
 from ...errors import StudioError
 from ...events import Frame
 from ...pixels import from_unit
 from ...prompt.encoder import PromptEncoder
 from ...request import GenerationRequest
 from ..base import EvalSetup, Family, ImageFormat, PromptConditioned, register
-from .pixelcnn import GatedPixelCNN, PixelCNNConfig
+from .pixelcnn import GatedPixelCNN, PixelCNNConfig, levels_to_uint8, quantize
 from .sampling import Sampling, pixelcnn_rows, transformer_rows
 from .transformer import ImageTransformer, TransformerConfig
 from .vqvae import VQVAE, VQVAEConfig
@@ -75,11 +76,21 @@ class AutoregressiveFamily(PromptConditioned, Family):
             s = self.tokenizer.config.image_size
             return ImageFormat(s, s, 1, "grey")
         s = self.model.config.image_size
-        return ImageFormat(s, s, 1, "binary")
+        return ImageFormat(s, s, 1, "grey" if self.grey else "binary")
+
+    @property
+    def grey(self) -> bool:
+        """A PixelCNN of grey levels (not binary pixels)."""
+        return self.arch == "pixelcnn" and self.model.config.levels > 2
+
+    def show_levels(self, x: torch.Tensor) -> np.ndarray:
+        """(B, 1, H, W) PixelCNN levels -> (B, H, W, 1) uint8."""
+        return levels_to_uint8(x, self.model.config.levels)
 
     def eval_setup(self, *, steps: int = 50, sampler: str = "", guidance: float = 3.0) -> EvalSetup:
-        what = ("binary pixels drawn in raster order" if self.arch == "pixelcnn"
-                else "codes drawn in raster order -> VQ-VAE decoder mean")
+        what = ("codes drawn in raster order -> VQ-VAE decoder mean" if self.arch != "pixelcnn"
+                else f"{self.model.config.levels} grey levels drawn in raster order" if self.grey
+                else "binary pixels drawn in raster order")
         return EvalSetup(self.default_request().with_(sampler="cached"), {"sampler": f"cached, temperature 1 ({what})"})
 
     def likelihood(self, data_dir: str | None = None, *, k: int | None = None, **options) -> dict:
@@ -101,7 +112,7 @@ class AutoregressiveFamily(PromptConditioned, Family):
         if self.arch == "pixelcnn":
             rows = pixelcnn_rows(self.model, n, req.seed, s, cond, cached=cached, redraws=req.redraws,
                                  prefix=prefix, start=start)
-            total, pixel_rows, show = h, 1, binary_to_uint8
+            total, pixel_rows, show = h, 1, self.show_levels
         else:
             rows = transformer_rows(self.model, n, req.seed, s, cond, cached=cached,
                                     redraws=self.code_redraws(req.redraws), prefix=prefix, start=start)
@@ -117,10 +128,15 @@ class AutoregressiveFamily(PromptConditioned, Family):
     def completion(self, req: GenerationRequest, image: np.ndarray) -> tuple[torch.Tensor, int]:
         """Image-to-image for a model that writes in raster order: keep the input's top rows (all of
         them at strength 0, none at 1) and draw the rest. Returns the input as the model's positions
-        (binarised pixels, or VQ-VAE codes) and how many of them are kept."""
+        (its grey levels quantised to the model's, binarised pixels, or VQ-VAE codes) and how many of
+        them are kept."""
         h, w = self.image_size
-        x = torch.from_numpy(image.copy()).permute(2, 0, 1)[None].to(self.device)
-        x = (x >= 128).long().expand(req.batch_size, -1, -1, -1)  # the binarised pixels the models know
+        if self.grey:
+            x = quantize(image[None], self.model.config.levels).to(self.device)
+        else:
+            x = torch.from_numpy(image.copy()).permute(2, 0, 1)[None].to(self.device)
+            x = (x >= 128).long()  # the binarised pixels the binary models know
+        x = x.expand(req.batch_size, -1, -1, -1)
         rows = h if self.arch == "pixelcnn" else self.model.config.grid
         keep = round((1.0 - req.strength) * rows)
         if self.arch == "pixelcnn":
@@ -148,11 +164,17 @@ class AutoregressiveFamily(PromptConditioned, Family):
         return from_unit(p)
 
     @torch.no_grad()
-    def as_shown(self, images: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
-        """Real grey images as this model shows its own samples: binarised (PixelCNN), or binarised,
+    def as_shown(self, images: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str] | None:
+        """Real grey images as this model shows its own samples: as they are (None) for an 8-bit grey
+        PixelCNN, quantised to its levels for one with fewer, binarised for a binary one, or binarised,
         encoded to codes and decoded (transformer). The evaluation's fair reference."""
+        if self.grey:
+            levels = self.model.config.levels
+            if levels == 256:
+                return None
+            return self.show_levels(quantize(images, levels)), f"quantised to {levels} grey levels"
         x = binarize(images, seed)
         if self.arch == "pixelcnn":
-            return binary_to_uint8(x.long()), f"binarised (seed {seed})"
+            return self.show_levels(x.long()), f"binarised (seed {seed})"
         shown = [self.decode_codes(self.tokenizer.encode(x[s:s + 500].to(self.device))) for s in range(0, len(x), 500)]
         return np.concatenate(shown), f"binarised (seed {seed}), encoded to codes and decoded"

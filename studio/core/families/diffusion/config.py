@@ -10,6 +10,7 @@ UNET_DEFAULTS = {"in_channels": 1, "image_size": 28, "base_channels": 32, "chann
                  "context_dim": 0}
 DIT_DEFAULTS = {"in_channels": 1, "image_size": 28, "patch_size": 2, "hidden": 128, "depth": 6, "heads": 4,
                 "mlp_ratio": 4.0, "cond_dim": 384, "context_dim": 0}
+SCHEDULES = ("cosine", "linear")  # the noise schedule kinds NoiseSchedule builds
 SCHEDULE_DEFAULTS = {"num_train_timesteps": 1000, "kind": "cosine", "beta_start": 1e-4, "beta_end": 0.02}
 # A latent diffusion checkpoint's autoencoder (AutoencoderConfig's defaults; a test keeps them equal).
 AUTOENCODER_DEFAULTS = {"in_channels": 1, "image_size": 28, "latent_channels": 4, "base_channels": 32,
@@ -104,6 +105,6 @@ def _check_unet(u: ConfigReader) -> None:
 def _check_schedule(s: ConfigReader) -> None:
     s.known_keys(SCHEDULE_DEFAULTS)  # ScheduleConfig(**schedule) takes no others
     s.integer("num_train_timesteps", 1, 10_000, SCHEDULE_DEFAULTS["num_train_timesteps"])
-    s.one_of("kind", ("cosine", "linear"), SCHEDULE_DEFAULTS["kind"])
+    s.one_of("kind", SCHEDULES, SCHEDULE_DEFAULTS["kind"])
     s.number("beta_start", 0.0, 1.0, SCHEDULE_DEFAULTS["beta_start"], below_hi=True)
     s.number("beta_end", 0.0, 1.0, SCHEDULE_DEFAULTS["beta_end"], below_hi=True)

@@ -2,8 +2,9 @@
 ``genstudio train diffusion|autoencoder`` and the Training dock; see studio.core.training.recipes).
 Torch-free: data only.
 
-Recipes run in fp32: bf16 autocast is about ten times slower than fp32 on CPUs without AVX512-BF16
-or AMX (measured on this project's 2-core build machine), and gains nothing there."""
+The newer recipes run in fp32: bf16 autocast was about ten times slower than fp32 on a build machine
+without AVX512-BF16 or AMX; on one with AVX512-BF16 (AMD EPYC) it is faster, so pass --precision bf16
+there. The card records the precision a model was trained in."""
 from ...training.recipes import Recipe
 
 RECIPES = (

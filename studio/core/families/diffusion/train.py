@@ -15,6 +15,7 @@ from ...prompt.encoder import EMBED_DIM, PromptEncoder
 from ...training.stream import Mapped, check_same
 from ...training.trainer import TrainTask
 from .autoencoder import autoencoder_state
+from .config import SCHEDULES
 from .latent import PREFIX, LatentSpace
 from .model import ARCHS, PREDICTIONS, build, diffusion_loss, to_eps
 from .samplers import DDIMSampler
@@ -47,15 +48,18 @@ def preview_grid(model, schedule, conds: torch.Tensor, steps: int = 20, guidance
 
 def model_config(*, dataset: str, in_channels: int, image_size: int, arch: str = "unet", base_channels: int = 32,
                  tokens: bool = False, prediction: str = "epsilon", hidden: int = 128, depth: int = 6,
-                 patch_size: int = 2) -> dict:
+                 patch_size: int = 2, schedule: str = "cosine") -> dict:
     """The checkpoint config of a text-conditioned denoiser: ``arch`` 'unet' or 'dit'; ``tokens``: it
-    cross-attends to the prompt's token embeddings besides reading the pooled vector."""
+    cross-attends to the prompt's token embeddings besides reading the pooled vector; ``schedule``: the
+    noise schedule's kind, 'cosine' or 'linear'."""
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHS)}")
     if prediction not in PREDICTIONS:
         raise ValueError(f"unknown prediction {prediction!r}; use one of {', '.join(PREDICTIONS)}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; use one of {', '.join(SCHEDULES)}")
     context_dim = EMBED_DIM if tokens else 0
-    config: dict = {"arch": arch, "schedule": ScheduleConfig().__dict__, "prediction": prediction,
+    config: dict = {"arch": arch, "schedule": ScheduleConfig(kind=schedule).__dict__, "prediction": prediction,
                     "text_encoder": "all-MiniLM-L6-v2", "dataset": dataset}
     if arch == "dit":
         from .dit import DiTConfig
@@ -105,11 +109,13 @@ def fashion_mnist_task(encoder: PromptEncoder, *, base_channels: int = 32, batch
                        data_dir: str | None = None, limit: int | None = None, device: str = "cpu",
                        seed: int = 0, p_uncond: float = 0.1, command: str = "", arch: str = "unet",
                        tokens: bool = False, prediction: str = "epsilon", min_snr_gamma: float = 0.0,
-                       hidden: int = 128, depth: int = 6, init: str | None = None) -> TrainTask:
+                       hidden: int = 128, depth: int = 6, init: str | None = None,
+                       schedule: str = "cosine") -> TrainTask:
     split = fashion_mnist.load("train", data_dir, limit=limit)
     table = CaptionTable(fashion_mnist.all_captions(), encoder, tokens=tokens)
     config = model_config(dataset="fashion-mnist", in_channels=1, image_size=28, arch=arch,
-                          base_channels=base_channels, tokens=tokens, prediction=prediction, hidden=hidden, depth=depth)
+                          base_channels=base_channels, tokens=tokens, prediction=prediction, hidden=hidden, depth=depth,
+                          schedule=schedule)
     model, schedule = build(config)
     recipe = _recipe_card(config, min_snr_gamma)
     if init:
@@ -176,7 +182,8 @@ class ShapesBatches:
 def shapes_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: int = 64, device: str = "cpu",
                 seed: int = 0, p_uncond: float = 0.1, command: str = "", data_dir: str | None = None,
                 limit: int | None = None, arch: str = "unet", tokens: bool = False, prediction: str = "epsilon",
-                min_snr_gamma: float = 0.0, hidden: int = 128, depth: int = 6, init: str | None = None) -> TrainTask:
+                min_snr_gamma: float = 0.0, hidden: int = 128, depth: int = 6, init: str | None = None,
+                schedule: str = "cosine") -> TrainTask:
     """Text-conditioned diffusion on procedural Shapes scenes (32x32 RGB) with compositional captions.
     Every batch is freshly rendered, so the model never sees the same scene twice (``data_dir`` and
     ``limit`` are accepted for the common command line and mean nothing here)."""
@@ -185,7 +192,7 @@ def shapes_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: 
     captions = all_captions()
     table = dict(zip(captions, caption_conditions(encoder, captions, tokens)))
     config = model_config(dataset="shapes", in_channels=3, image_size=32, arch=arch, base_channels=base_channels,
-                          tokens=tokens, prediction=prediction, hidden=hidden, depth=depth)
+                          tokens=tokens, prediction=prediction, hidden=hidden, depth=depth, schedule=schedule)
     model, schedule = build(config)
     recipe = _recipe_card(config, min_snr_gamma)
     if init:
@@ -237,7 +244,7 @@ def latent_task(encoder: PromptEncoder, *, autoencoder: str, dataset: str = "fas
                 limit: int | None = None, device: str = "cpu", seed: int = 0, p_uncond: float = 0.1,
                 command: str = "", arch: str = "unet", tokens: bool = False, prediction: str = "epsilon",
                 min_snr_gamma: float = 0.0, hidden: int = 128, depth: int = 6, patch_size: int = 1,
-                init: str | None = None) -> TrainTask:
+                init: str | None = None, schedule: str = "cosine") -> TrainTask:
     """Text-conditioned diffusion in the latent of a trained autoencoder (Fashion-MNIST 28x28 -> 4x7x7,
     Shapes 32x32 -> 4x8x8), with fashion_mnist_task's and shapes_task's captions and options. The
     shipped file is a latent diffusion checkpoint: the EMA denoiser plus the autoencoder, embedded."""
@@ -247,7 +254,7 @@ def latent_task(encoder: PromptEncoder, *, autoencoder: str, dataset: str = "fas
     c_lat, side, _ = space.latent_shape
     config = model_config(dataset=dataset, in_channels=c_lat, image_size=side, arch=arch,
                           base_channels=base_channels, tokens=tokens, prediction=prediction, hidden=hidden,
-                          depth=depth, patch_size=patch_size)
+                          depth=depth, patch_size=patch_size, schedule=schedule)
     if arch == "unet":  # two levels suit a 7x7 or 8x8 latent (the pixel default has three)
         config["unet"].update(LATENT_UNET)
     config["autoencoder"] = space.autoencoder.config.to_dict()

@@ -20,10 +20,8 @@ REAL_SEED = 7  # real faces for the floor: neither the GAN's (0) nor the classif
 
 
 def faces_quality(family, clf: FaceClassifier, n: int = 2000, seed: int = 0) -> dict:
-    from ...latent_space.family import prior_latents
-
     t0 = time.perf_counter()
-    fake = np.concatenate([family.decode(prior_latents(seed + s, min(500, n - s), family.latent_dim))
+    fake = np.concatenate([family.decode(family.prior_latents(seed + s, min(500, n - s)))
                            for s in range(0, n, 500)])
     real_test, _ = make_faces(n, TEST_SEED)
     real_other, _ = make_faces(n, REAL_SEED)
@@ -39,15 +37,13 @@ def faces_quality(family, clf: FaceClassifier, n: int = 2000, seed: int = 0) -> 
 def attribute_edit(family, clf: FaceClassifier, attribute: str = "smile", n: int = 200, seed: int = 0,
                    steps: tuple[float, ...] = (-3, -2, -1, 0, 1, 2, 3)) -> dict:
     """Move n random latents along ``attribute``'s slider and read every attribute at each step."""
-    from ...latent_space.family import prior_latents
-
     label = attribute.replace("_", " ")
     if label not in family.basis.names:
         raise StudioError(f"{family.checkpoint.id} has no {label!r} direction; its sliders are "
                           f"{', '.join(family.basis.names)}.")
     k = family.basis.names.index(label)
     direction = family.basis.directions[k] * family.basis.scales[k]
-    z0 = prior_latents(seed, n, family.latent_dim)
+    z0 = family.prior_latents(seed, n)  # the seeds' latents: z, or w with a mapping network
     readings = []
     for t in steps:
         _, preds = clf.embed(family.decode(z0 + t * direction))

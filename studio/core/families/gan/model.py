@@ -1,10 +1,13 @@
 """A small DCGAN-style generator and a spectrally normalised discriminator (Miyato et al. 2018),
-with the hinge loss (Lim & Ye 2017) or the non-saturating loss (Goodfellow et al. 2014).
+with the hinge loss (Lim & Ye 2017) or the non-saturating loss (Goodfellow et al. 2014), and the R1
+gradient penalty (Mescheder et al. 2018).
 
-The generator maps z ~ N(0, I) to an image in [-1, 1]; the discriminator is a real-or-fake critic
-that returns one logit per image."""
+The generator maps z ~ N(0, I) to an image in [-1, 1]; with ``mapping`` layers it first maps z to an
+intermediate latent w by an MLP, as StyleGAN does (Karras et al. 2019), and the synthesis network
+reads w. The discriminator is a real-or-fake critic that returns one logit per image."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -23,12 +26,33 @@ class GANConfig(DictConfig):
     g_channels: int = 64  # generator width at the smallest resolution is 4x this... halved per upsample
     d_channels: int = 64
     loss: str = "hinge"  # or "nonsaturating"
+    mapping: int = 0  # layers of the z -> w mapping MLP (w has z_dim values); 0: none, the generator reads z
 
     def __post_init__(self) -> None:
         if self.image_size % 4:
             raise ValueError(f"image_size must be divisible by 4, got {self.image_size}")
         if self.loss not in ("hinge", "nonsaturating"):
             raise ValueError(f"loss must be 'hinge' or 'nonsaturating', got {self.loss!r}")
+        if self.mapping < 0:
+            raise ValueError(f"mapping must not be negative, got {self.mapping}")
+
+
+class Mapping(nn.Module):
+    """StyleGAN's mapping network: z, normalised to the sphere of radius sqrt(D), through ``layers``
+    fully connected layers with leaky ReLUs. ``w_avg`` is the mean of w, measured on the trained
+    network when it is shipped: the centre that truncation in W shrinks towards."""
+
+    def __init__(self, dim: int, layers: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(*[m for _ in range(layers) for m in (nn.Linear(dim, dim), nn.LeakyReLU(0.2))])
+        for m in self.net:
+            if isinstance(m, nn.Linear):  # variance-preserving through the leaky ReLUs: w stays of unit scale
+                nn.init.kaiming_normal_(m.weight, a=0.2)
+                nn.init.zeros_(m.bias)
+        self.register_buffer("w_avg", torch.zeros(dim))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z * torch.rsqrt(z.square().mean(1, keepdim=True) + 1e-8))
 
 
 class Generator(nn.Module):
@@ -37,6 +61,8 @@ class Generator(nn.Module):
         self.config = c
         s, w = c.image_size // 4, c.g_channels
         self._start = (4 * w, s, s)
+        # Only with a mapping network, so the state of a generator without one is as it always was.
+        self.mapping = Mapping(c.z_dim, c.mapping) if c.mapping else None
         self.fc = nn.Sequential(nn.Linear(c.z_dim, 4 * w * s * s), nn.BatchNorm1d(4 * w * s * s), nn.ReLU())
         self.body = nn.Sequential(
             nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(4 * w, 2 * w, 3, 1, 1),
@@ -46,11 +72,19 @@ class Generator(nn.Module):
             nn.Conv2d(w, c.channels, 3, 1, 1), nn.Tanh())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.body(self.fc(z).view(-1, *self._start))
+        return self.synthesis(self.map(z))
+
+    def map(self, z: torch.Tensor) -> torch.Tensor:
+        """w: the mapping network's output, or z itself without one."""
+        return z if self.mapping is None else self.mapping(z)
+
+    def synthesis(self, w: torch.Tensor) -> torch.Tensor:
+        """The image drawn from w (from z without a mapping network)."""
+        return self.body(self.fc(w).view(-1, *self._start))
 
     def features(self, z: torch.Tensor) -> torch.Tensor:
         """The first layer's activations: where GANSpace looks for principal directions."""
-        return self.fc(z)
+        return self.fc(self.map(z))
 
 
 class Discriminator(nn.Module):
@@ -90,3 +124,14 @@ def generator_loss(fake: torch.Tensor, kind: str = "hinge") -> torch.Tensor:
     if kind == "hinge":
         return -fake.mean()
     return F.softplus(-fake).mean()  # -log D(G(z)): the non-saturating form
+
+
+def r1_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """R1 (Mescheder et al. 2018): the mean squared norm of the critic's gradient at real images,
+    E ||grad_x D(x)||^2, differentiable in the critic's weights; the caller weighs it by gamma / 2.
+    Returns it and the critic's logits on ``real``, so one forward pass serves the loss too."""
+    x = real.detach().requires_grad_(True)
+    logits = critic(x)
+    (grad,) = torch.autograd.grad(logits.float().sum(), x, create_graph=True)
+    return grad.float().square().flatten(1).sum(1).mean(), logits
