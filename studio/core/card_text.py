@@ -178,6 +178,9 @@ def render_card(card: dict, *, title: str = "", family: str = "", dataset: str =
     family = family or card.get("family") or "?"
     dataset = dataset or data.get("dataset") or config.get("dataset") or "?"
     sections: list[Section] = []
+    purpose = card.get("purpose") or _purpose(card.get("id"))
+    if purpose:
+        sections.append(Section("Purpose", (Row(str(purpose)),)))
     t = card.get("training")
     if isinstance(t, dict) and t:
         sections.append(Section("Training", (Row(f"trained {t.get('steps_done', '?')} steps in "
@@ -189,6 +192,13 @@ def render_card(card: dict, *, title: str = "", family: str = "", dataset: str =
     if card.get("reproduce"):
         sections.append(Section("Reproduce", (Row("reproduce:", str(card["reproduce"]), small=True),)))
     return CardText(title, f"{family}, data: {dataset}", tuple(sections))
+
+
+def _purpose(model_id: object) -> str:
+    """What the recipe that makes ``model_id`` says the model is for."""
+    from .training.recipes import recipe_purpose
+
+    return recipe_purpose(model_id) if isinstance(model_id, str) else ""
 
 
 def _recipe_line(recipe: dict) -> str:

@@ -97,4 +97,13 @@ def test_every_metric_of_the_shipped_cards_renders(name):
     text = render_card(card, detail=True).to_text() + render_card(card).to_html()
     assert "incomplete" not in text
     shown = {k for k in card["metrics"] if k in METRICS}
-    assert len([s for s in render_card(card).sections if s.title not in ("Training", "Recipe", "Reproduce")]) == len(shown)
+    assert len([s for s in render_card(card).sections if s.title not in ("Purpose", "Training", "Recipe", "Reproduce")]) == len(shown)
+
+
+def test_a_card_says_what_its_model_is_for_from_its_recipe_or_its_own_purpose():
+    two_d = render_card({"id": "vae-fmnist-2d", "family": "vae"})
+    assert "map model" in two_d.section("Purpose").rows[0].text
+    assert "to generate with" in render_card({"id": "vae-fmnist-32d-text"}).section("Purpose").rows[0].text
+    assert render_card({"id": "vae-fmnist-2d", "purpose": "mine"}).section("Purpose").rows[0].text == "mine"
+    assert render_card({"id": "someone-elses-model"}).section("Purpose") is None
+    assert render_card({"id": "vae-fmnist-2d"}).to_html().count("map model") == 1

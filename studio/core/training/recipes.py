@@ -46,6 +46,7 @@ class Recipe:
     studio: bool = False  # listed in the Training dock
     # Trainer settings the task builder takes too (the data stream's batch size; a GAN's optimisers).
     shared: tuple[str, ...] = ("batch_size",)
+    purpose: str = ""  # what the model it makes is for, beside its family's other models (shown on its card)
 
     def __post_init__(self) -> None:
         if self.precision not in ("bf16", "fp32"):
@@ -128,6 +129,14 @@ def find_recipe(name: str) -> Recipe:
         if name in (r.name, r.label):
             return r
     raise StudioError(f"No recipe named {name!r}; known: {', '.join(r.name for r in recipes) or 'none'}.")
+
+
+def recipe_purpose(name: str) -> str:
+    """What the model a recipe makes is for ("" for a model no recipe makes, or a broken recipes module)."""
+    try:
+        return next((r.purpose for r in all_recipes() if r.name == name), "")
+    except (StudioError, ImportError):
+        return ""
 
 
 def studio_recipes() -> list[Recipe]:

@@ -10,8 +10,10 @@ _GAN = {"z_dim": 64, "width": 32, "loss": "hinge"}  # the critic's learning rate
 RECIPES = (
     # genstudio train gan --data fashion-mnist --width 32 --steps 5000
     Recipe("gan-fmnist", "gan", "fashion-mnist", "GAN on Fashion-MNIST", "gan", dict(_GAN), steps=5000,
-           batch_size=64, lr=2e-4, precision="fp32", studio=True, shared=("batch_size", "lr")),
+           batch_size=64, lr=2e-4, precision="fp32", studio=True, shared=("batch_size", "lr"),
+           purpose="An unconditional GAN: one generator pass per image, sliders along its principal directions."),
     # genstudio train gan --data faces --width 32 --steps 5000
     Recipe("gan-faces", "gan", "faces", "GAN on Faces", "gan", dict(_GAN), steps=5000,
-           batch_size=64, lr=2e-4, precision="fp32", studio=True, shared=("batch_size", "lr")),
+           batch_size=64, lr=2e-4, precision="fp32", studio=True, shared=("batch_size", "lr"),
+           purpose="Colour faces with attribute sliders (smile, eyes, glasses, head size) found by a classifier."),
 )
