@@ -9,8 +9,9 @@ or as PixelCNN++'s discretised mixture of logistics (Salimans et al. 2017), whos
 pixel know that neighbouring grey levels are alike.
 
 The network is split so a sampler can reuse work: the vertical stack at row r depends only on rows
-above r, so it runs once per row; the horizontal stack at (r, c) depends only on that row's columns
-up to c, so per pixel only a short strip of one row is recomputed (see ``ar_sampling``).
+above r, and the horizontal stack at (r, c) only on that row's columns up to c, so with every layer's
+earlier outputs kept, a new row runs each layer at that row and a new pixel each layer at that column
+(``sampling.CachedPixelCNN``).
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import torch
 from torch.nn import functional as F
 
 from ...request import image_generators
-from .pixelcnn import GatedPixelCNN
+from .pixelcnn import GatedLayer, GatedPixelCNN
 from .transformer import ImageTransformer
 
 
@@ -76,42 +76,148 @@ class Uniforms:
 
 # --- PixelCNN --------------------------------------------------------------------------------------------
 
+def _with_one(t: torch.Tensor, one: float = 0.0) -> torch.Tensor:
+    """(..., 2c) gate inputs -> (..., 2c + 1), ``one`` between the tanh half and the sigmoid half."""
+    half = t.shape[-1] // 2
+    return torch.cat([t[..., :half], torch.full_like(t[..., :1], one), t[..., half:]], -1)
+
+
+class _Layer:
+    """One gated layer's folded weights and buffers for ``CachedPixelCNN``, channels last."""
+
+    def __init__(self, layer: GatedLayer, n: int, size: int, cond: torch.Tensor | float) -> None:
+        cin, k = layer.h.in_channels, layer.h.kernel_size[1]
+        like = dict(device=layer.h.weight.device, dtype=layer.h.weight.dtype)
+        p = self.p = k // 2
+        c = layer.h_out.in_channels
+        # Vertical: every row of this layer's input, (n, p + H, p + W + p, cin), image pixel (i, j) at (p + i,
+        # p + j) inside zeros (the convolution's padding). Output row r needs input rows r - p .. r (the
+        # kernel rows below the centre are masked): each output row's patches are a view made here.
+        self.rows = torch.zeros(n, p + size, size + 2 * p, cin, **like)
+        s0, s1, s2, _ = self.rows.stride()
+        self.patches = [self.rows.as_strided((n, size, p + 1, k, cin), (s0, s2, s1, s2, 1), r * s1)
+                        for r in range(size)]
+        self.into = [self.rows[:, p + r, p:p + size] for r in range(size)]  # where the layer above puts row r
+        v = (layer.v.weight * layer.v.mask)[:, :, :p + 1]
+        self.v_weight = v.permute(2, 3, 1, 0).reshape(-1, 2 * c).contiguous()  # (p + 1) * k * cin x 2c
+        self.v_bias, self.cond = layer.v.bias, cond if isinstance(cond, float) else cond.reshape(len(cond), 1, -1)
+        # Horizontal: a pixel's 2c gate inputs sit in ``pre`` around a constant 1 (tanh half, 1, sigmoid half),
+        # so h_out's bias rides in its matrix product. Per column their bias is the vertical stack's input,
+        # the prompt and the biases (``set_row``).
+        self.to_h = _with_one(layer.v_to_h.weight[:, :, 0, 0].t())
+        self.h_bias = _with_one(layer.v_to_h.bias + layer.h.bias, 1.0)
+        self.h_cond = cond if isinstance(cond, float) else _with_one(self.cond)
+        self.bias: list[torch.Tensor] = []
+        # This row's input, (n, (p + W) * cin) with column j at p + j. Mask A sees the p columns left of the
+        # centre, B also the centre: a pixel's gates are a window of ``cols`` columns times a folded weight.
+        cols = p + (0 if layer.first else 1)
+        self.row = torch.zeros(n, (p + size) * cin, **like)
+        h_weight = (layer.h.weight * layer.h.mask)[:, :, 0, :cols].permute(2, 1, 0).reshape(cols * cin, 2 * c)
+        self.inputs = [self.row[:, (p + j) * cin:(p + j + 1) * cin] for j in range(size)]
+        pre = torch.zeros(n, 2 * c + 1, **like)
+        self.step = [layer.first, [self.row[:, j * cin:(j + cols) * cin] for j in range(size)], self.inputs,
+                     _with_one(h_weight).contiguous(), self.bias, pre, pre[:, :c + 1], pre[:, :c], pre[:, c + 1:],
+                     torch.cat([layer.h_out.weight[:, :, 0, 0].t(), layer.h_out.bias[None]]), None]
+        # The last entry: where the layer's outputs go, per column (``CachedPixelCNN`` sets it).
+
+    def set_row(self, r: int, below: "_Layer | None") -> None:
+        """Run the vertical convolution at row ``r`` (its input rows up to r are in place), pass the gated
+        features on to the next layer's rows and keep this layer's horizontal bias for every column."""
+        n, size = len(self.rows), len(self.patches)
+        pre = torch.addmm(self.v_bias, self.patches[r].reshape(n * size, -1), self.v_weight)  # (n * W, 2c)
+        if below is not None:
+            a = pre.view(n, size, -1) + self.cond
+            half = a.shape[-1] // 2
+            torch.mul(a[..., :half].tanh(), a[..., half:].sigmoid(), out=below.into[r])
+        bias = torch.addmm(self.h_bias, pre, self.to_h).view(n, size, -1) + self.h_cond
+        self.bias[:] = bias.unbind(1)
+
+
+class CachedPixelCNN:
+    """Fast generation for a Gated PixelCNN (Ramachandran et al. 2017): every layer keeps its inputs, so
+    a new row runs each layer's vertical convolution at that row only, and a new pixel each layer's
+    horizontal stack at that column only, as matrix products on masked weights folded once. The head is
+    the model's own ``logits``. Buffers and their views are made once: a pixel allocates almost nothing.
+    Its logits equal the full network's up to float rounding (the sums run in another order)."""
+
+    def __init__(self, model: GatedPixelCNN, n: int, conds: list) -> None:
+        c = model.config
+        self.layers = [_Layer(layer, n, c.image_size, cond) for layer, cond in zip(model.stack, conds)]
+        first = self.layers[0]
+        # A level's input value, computed as ``model.inputs`` does.
+        self.level_input = model.inputs(torch.arange(c.levels, device=first.row.device))[:, None]
+        self.out = torch.zeros(n, c.channels, device=first.row.device, dtype=first.row.dtype)
+        for this, nxt in zip(self.layers, self.layers[1:]):
+            this.step[-1] = nxt.inputs  # each layer writes its column into the next one's row
+        self.layers[-1].step[-1] = [self.out] * c.image_size
+        self.steps = [tuple(layer.step) for layer in self.layers]
+        self.out4 = self.out[:, :, None, None]
+
+    def start_row(self, x: torch.Tensor, r: int) -> None:
+        """Get ready for row ``r`` of ``x`` (every row above it drawn): the vertical stack at that row,
+        and the row's kept pixels as the first layer's input."""
+        first = self.layers[0]
+        if r > 0:
+            first.into[r - 1][..., 0] = self.level_input[x[:, 0, r - 1], 0]
+        for layer, below in zip(self.layers, [*self.layers[1:], None]):
+            layer.set_row(r, below)
+        first.row[:, first.p:] = self.level_input[x[:, 0, r], 0]  # pixels of a prefix; the rest come later
+
+    def features(self, col: int) -> torch.Tensor:
+        """The last layer's features (n, channels, 1, 1) at column ``col``, every pixel before it in place."""
+        for first, windows, inputs, h_weight, bias, pre, gated, a, b, o_weight, dest in self.steps:
+            torch.addmm(bias[col], windows[col], h_weight, out=pre)
+            a.tanh_()
+            b.sigmoid_()
+            a.mul_(b)  # the gate, followed in ``gated`` by the 1 that adds h_out's bias
+            if first:
+                torch.mm(gated, o_weight, out=dest[col])
+            else:  # residual
+                torch.addmm(inputs[col], gated, o_weight, out=dest[col])
+        return self.out4
+
+    def drawn(self, col: int, values: torch.Tensor) -> None:
+        """The level just drawn at ``col`` becomes the first layer's input there."""
+        self.layers[0].inputs[col].copy_(self.level_input[values])
+
+
 @torch.inference_mode()
 def pixelcnn_rows(model: GatedPixelCNN, n: int, seed: int, s: Sampling, cond: torch.Tensor | None = None,
                   *, cached: bool = True, prefix: torch.Tensor | None = None, start: int = 0,
                   redraws: tuple[tuple[int, int], ...] = ()) -> Iterator[tuple[int, torch.Tensor]]:
     """Sample (n, 1, H, W) images and yield (rows done, images so far) after every row.
 
-    ``cached``: the vertical stack runs once per row on the rows it can see, and each pixel recomputes
-    only the strip of its row that reaches it; otherwise the whole network runs for every pixel.
+    ``cached``: each row runs every layer at that row, and each pixel every layer at that pixel
+    (``CachedPixelCNN``); otherwise the whole network runs for every pixel.
     ``prefix``/``start``: keep the first ``start`` raster positions of ``prefix`` and sample the rest
     (completing an image); the uniforms of the kept positions are drawn and discarded, so a completion
     of an image's own prefix reproduces it. ``redraws``: see ``Uniforms``."""
-    c = model.config
-    size, reach = c.image_size, c.reach
+    size = model.config.image_size
     device = next(model.parameters()).device
     x = torch.zeros(n, 1, size, size, dtype=torch.long, device=device)
     if prefix is not None:
         x.view(n, -1)[:, :start] = prefix.to(device).reshape(n, -1)[:, :start]
     conds = model.cond_terms(cond)
-    no_cond = [0.0] * len(conds)
     u = Uniforms(seed, n, redraws)
+    cache = CachedPixelCNN(model, n, conds) if cached else None
     for r in range(size):
-        if cached:  # this row's input from the vertical stack, with the prompt's bias folded in once
-            top = max(0, r - reach)
-            from_v = [t[:, :, -1:] + c for t, c in zip(model.vertical(x[:, :, top:r + 1], conds), conds)]
+        if cache is not None:
+            cache.start_row(x, r)
         for col in range(size):
             pos = r * size + col
             draws = u.next()
             if pos < start:
+                if cache is not None and start < (r + 1) * size:
+                    cache.features(col)  # a kept pixel whose row goes on: the pixels after it see its features
                 continue
-            if cached:
-                left = max(0, col - reach)
-                logits = model.horizontal(x[:, :, r:r + 1, left:col + 1], [t[..., left:col + 1] for t in from_v],
-                                          no_cond, last=True)[:, :, 0, -1]
+            if cache is not None:
+                logits = model.logits(cache.features(col))[:, :, 0, 0]
             else:
                 logits = model.horizontal(x, model.vertical(x, conds), conds)[:, :, r, col]
-            x[:, 0, r, col] = draw(logits, draws, s).to(device)
+            values = draw(logits, draws, s).to(device)
+            x[:, 0, r, col] = values
+            if cache is not None:
+                cache.drawn(col, values)
         yield r + 1, x
 
 
