@@ -1,5 +1,5 @@
-"""Seconds per 28x28 image of the autoregressive models: the cached samplers (PixelCNN: the vertical
-stack once per row and a short strip of one row per pixel; transformer: a key/value cache) against the
+"""Seconds per 28x28 image of the autoregressive models: the cached samplers (PixelCNN: every layer's
+earlier outputs kept, one new column per layer per pixel; transformer: a key/value cache) against the
 naive loop that re-runs the whole network for every position, with the same seed (the images must
 be identical). ``--write-card`` stores the figures on each model card."""
 from __future__ import annotations
