@@ -170,9 +170,12 @@ def make_tiny_pixelcnn(path: Path, *, cond_dim: int = 384, seed: int = 0, image_
                            card={"id": path.stem, "family": "autoregressive", "data": {"dataset": "tiny"}})
 
 
-def make_tiny_ar_transformer(path: Path, *, cond_dim: int = 384, seed: int = 0) -> Path:
+def make_tiny_ar_transformer(path: Path, *, cond_dim: int = 384, seed: int = 0, image_size: int = 12,
+                             likelihood: str | None = None, downsample: int = 4, mixtures: int = 1) -> Path:
     """An untrained image transformer over the codes of an untrained 12x12 VQ-VAE (a 3x3 code grid),
-    bundled in one file as the trainer ships it."""
+    bundled in one file as the trainer ships it: a binary tokenizer with a config as files had before
+    the decoder was a choice, unless ``likelihood`` ("bernoulli" or "logistic": a grey tokenizer) says
+    otherwise (then ``downsample`` 2 gives a 6x6 grid, and ``mixtures`` the logistic components)."""
     import torch
 
     from studio.core import checkpoint
@@ -180,10 +183,14 @@ def make_tiny_ar_transformer(path: Path, *, cond_dim: int = 384, seed: int = 0) 
     from studio.core.families.autoregressive.vqvae import VQVAE, VQVAEConfig
 
     torch.manual_seed(seed)
-    vq_cfg = VQVAEConfig(image_size=12, hidden=8, codes=16, code_dim=4)
+    vq_cfg = VQVAEConfig(image_size=image_size, hidden=8, codes=16, code_dim=4, likelihood=likelihood or "bernoulli",
+                         downsample=downsample, mixtures=mixtures)
     cfg = TransformerConfig(vocab=16, grid=vq_cfg.grid, dim=16, layers=2, heads=2, prefix=2, cond_dim=cond_dim)
     vq, model = VQVAE(vq_cfg), ImageTransformer(cfg)
-    config = {"arch": "transformer", "transformer": cfg.to_dict(), "vqvae": vq_cfg.to_dict(), "dataset": "tiny"}
+    vq_dict = vq_cfg.to_dict()
+    if likelihood is None:  # as old files are: written before the decoder was a choice
+        del vq_dict["likelihood"], vq_dict["downsample"], vq_dict["mixtures"]
+    config = {"arch": "transformer", "transformer": cfg.to_dict(), "vqvae": vq_dict, "dataset": "tiny"}
     tensors = {f"ema.{k}": v for k, v in model.state_dict().items()} | {f"vq.{k}": v for k, v in vq.state_dict().items()}
     return checkpoint.save(path, family="autoregressive", config=config, tensors=tensors,
                            card={"id": path.stem, "family": "autoregressive", "data": {"dataset": "tiny"}})

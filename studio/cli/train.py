@@ -29,7 +29,8 @@ OPTION_FLAGS: dict[str, dict[str, str]] = {
             "r1": "r1", "mapping": "mapping"},
     "pixelcnn": {"channels": "channels", "layers": "layers", "head": "head", "captions": "captions",
                  "levels": "levels", "output": "output", "mixtures": "mixtures"},
-    "vqvae": {"codes": "codes", "code_dim": "code_dim", "hidden": "hidden"},
+    "vqvae": {"codes": "codes", "code_dim": "code_dim", "hidden": "hidden", "likelihood": "likelihood",
+              "downsample": "downsample", "mixtures": "mixtures"},
     "autoencoder": {"channels": "base_channels", "latent_channels": "latent_channels"},
     "ar-transformer": {"dim": "dim", "layers": "layers", "heads": "heads", "captions": "captions"},
 }
@@ -144,6 +145,13 @@ def add_train(subparsers):
     vq.add_argument("--codes", type=int, help=_help("vqvae", "codes", "codebook size"))
     vq.add_argument("--code-dim", type=int, help=_help("vqvae", "code_dim"))
     vq.add_argument("--hidden", type=int, help=_help("vqvae", "hidden"))
+    vq.add_argument("--likelihood", choices=["bernoulli", "logistic"],
+                    help="the decoder: Bernoulli on dynamically binarised images, or a discretised logistic "
+                         "(mixture) on the raw 8-bit grey levels (default: bernoulli, or the recipe's)")
+    vq.add_argument("--downsample", type=int, choices=[2, 4],
+                    help="image pixels per code side: 4 gives 7x7 codes of a 28px image, 2 gives 14x14 "
+                         "(default: 4, or the recipe's)")
+    vq.add_argument("--mixtures", type=int, help="the logistic decoder's components per pixel (default: 1)")
 
     at = _family_command(tr, "ar-transformer", "train the image transformer over a VQ-VAE's codes, prompt as prefix")
     at.add_argument("--tokenizer", required=True, help="the VQ-VAE .safetensors from 'genstudio train vqvae'")

@@ -9,7 +9,10 @@ PIXELCNN_DEFAULTS = {"image_size": 28, "levels": 2, "channels": 64, "layers": 8,
                      "head": 128, "cond_dim": 0, "output": "softmax", "mixtures": 10}
 PIXELCNN_OUTPUTS = ("softmax", "logistic")  # PixelCNNConfig's heads (pixelcnn.OUTPUTS; a test keeps them equal)
 TRANSFORMER_DEFAULTS = {"vocab": 128, "grid": 7, "dim": 192, "layers": 4, "heads": 4, "prefix": 4, "cond_dim": 0}
-VQVAE_DEFAULTS = {"image_size": 28, "channels": 1, "hidden": 64, "codes": 128, "code_dim": 32, "commitment": 0.25}
+VQVAE_DEFAULTS = {"image_size": 28, "channels": 1, "hidden": 64, "codes": 128, "code_dim": 32, "commitment": 0.25,
+                  "likelihood": "bernoulli", "downsample": 4, "mixtures": 1}
+VQVAE_LIKELIHOODS = ("bernoulli", "logistic")  # vqvae.LIKELIHOODS (a test keeps them equal)
+VQVAE_DOWNSAMPLES = (2, 4)  # vqvae.DOWNSAMPLES
 ARCHS = ("pixelcnn", "transformer")
 
 
@@ -58,14 +61,18 @@ def _transformer(t: ConfigReader, vq: ConfigReader) -> None:
     t.layer(vocab * dim, "vocab x dim")
     t.layer(max(cond, 1) * prefix * dim, "cond_dim x prefix x dim")
     v = VQVAE_DEFAULTS
-    size = vq.integer("image_size", 4, 512, v["image_size"], multiple_of=4)
-    vq.one_of("channels", (1, 3), v["channels"])
-    vq.integer("hidden", 2, 1024, v["hidden"], multiple_of=2)
+    down = vq.one_of("downsample", VQVAE_DOWNSAMPLES, v["downsample"])
+    size = vq.integer("image_size", 4, 512, v["image_size"], multiple_of=down)
+    channels = vq.one_of("channels", (1, 3), v["channels"])
+    hidden = vq.integer("hidden", 2, 1024, v["hidden"], multiple_of=2)
     codes = vq.integer("codes", 2, 65_536, v["codes"])
     code_dim = vq.integer("code_dim", 1, 1024, v["code_dim"])
     vq.number("commitment", 0.0, 100.0, v["commitment"])
+    grey = vq.one_of("likelihood", VQVAE_LIKELIHOODS, v["likelihood"]) == "logistic"
+    mixtures = vq.integer("mixtures", 1, 32, v["mixtures"])
     vq.layer(codes * code_dim, "codes x code_dim")
+    vq.layer(hidden // 2 * channels * (3 * mixtures if grey else 1) * 16, "the decoder's last layer")
     if codes != vocab:  # the transformer writes the tokenizer's codes: one vocabulary
         t.fail("vocab", vocab, f"the VQ-VAE's number of codes ({codes})")
-    if size // 4 != grid:
-        t.fail("grid", grid, f"the VQ-VAE's code grid (image_size / 4 = {size // 4})")
+    if size // down != grid:
+        t.fail("grid", grid, f"the VQ-VAE's code grid (image_size / {down} = {size // down})")

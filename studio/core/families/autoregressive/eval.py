@@ -1,12 +1,14 @@
 """Test-set likelihood of an autoregressive checkpoint on Fashion-MNIST's test split. Binary models see
 it binarised once with a fixed seed exactly as the VAE's evaluation does, so the nats compare across
-families; a grey PixelCNN sees the raw test images (quantised to its levels, if fewer than 256), so its
-bits/dim over the 784 pixels compare with published grey-level results.
+families; grey models (a grey PixelCNN, a transformer over a grey tokenizer) see the raw test images
+(quantised to a PixelCNN's levels, if fewer than 256), so their bits/dim over the 784 pixels compare
+with published grey-level results.
 
 * PixelCNN: the exact -log p(x), summed over pixels.
 * Transformer over VQ-VAE codes: -log p(codes(x)) - log p(x | codes(x)), an upper bound on -log p(x)
   (the ELBO with the encoder's one-hot choice as posterior, whose entropy is zero); both parts are
-  reported, since the decoder's share shows how much the 7x7 codes leave to chance.
+  reported, since the decoder's share shows how much the codes leave to chance. A grey tokenizer's
+  decoder scores each raw 8-bit level with its discretised logistic mixture.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ def likelihood(family, data_dir: str | None = None, *, limit: int | None = None,
         raise StudioError(f"{family.checkpoint.id} makes {family.image_size[0]}px images; its likelihood can only "
                           "be measured on data of that size, not on Fashion-MNIST.")
     test = fashion_mnist.load("test", data_dir, limit=limit)
-    x_all = quantize(test.images, family.model.config.levels) if family.grey else binarize(test.images, seed)
+    x_all = quantize(test.images, family.levels) if family.grey else binarize(test.images, seed)
     cond_all = class_conditions(family.encoder, test.labels) if family.conditional else None
     report = progress or (lambda stage, done, total: None)
     device, n = family.device, len(x_all)
@@ -44,10 +46,10 @@ def likelihood(family, data_dir: str | None = None, *, limit: int | None = None,
         if family.arch == "pixelcnn":
             nll.append(family.model.nll(x.long(), cond).cpu())
         else:
-            codes = family.tokenizer.encode(x)
+            unit = x.float() / (family.levels - 1)  # binary pixels, or grey levels / 255
+            codes = family.tokenizer.encode(unit)
             c_nll = family.model.nll(codes.flatten(1), cond)
-            r = torch.nn.functional.binary_cross_entropy_with_logits(
-                family.tokenizer.decode_logits(codes).float(), x, reduction="none").flatten(1).sum(1)
+            r = family.tokenizer.nll(unit, codes)
             codes_nll.append(c_nll.cpu())
             recon.append(r.cpu())
             nll.append((c_nll + r).cpu())
@@ -75,6 +77,6 @@ def _pixels(family, seed: int) -> dict:
     """What the test images were scored as."""
     if not family.grey:
         return {"binarization": f"stochastic, seed {seed}"}
-    levels = family.model.config.levels
+    levels = family.levels
     return {"binarization": "none",
             "pixels": "raw 8-bit grey levels" if levels == 256 else f"grey, quantised to {levels} levels"}

@@ -1,7 +1,8 @@
 """Autoregressive family: a Gated PixelCNN drawing pixels (binarised ones, or 8-bit grey levels), or a
 transformer drawing the codes of a small VQ-VAE with the prompt as its prefix. Both draw in raster order
 and yield a Frame per row, with the not-yet-drawn area marked, so the preview shows the image being
-written. A PixelCNN's ``levels`` says which it draws: 2 for binary pixels, more for grey ones."""
+written. A PixelCNN's ``levels`` says which it draws: 2 for binary pixels, more for grey ones; a
+transformer's tokenizer's decoder says which it knows: Bernoulli for binary pixels, logistic for grey."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from ... import checkpoint as ckpt_io
 from ...binary import binarize
 from ...errors import StudioError
 from ...events import Frame
-from ...pixels import from_unit
+from ...pixels import from_unit, to_unit
 from ...prompt.encoder import PromptEncoder
 from ...request import GenerationRequest
 from ..base import EvalSetup, Family, ImageFormat, PromptConditioned, register
@@ -80,15 +81,22 @@ class AutoregressiveFamily(PromptConditioned, Family):
 
     @property
     def grey(self) -> bool:
-        """A PixelCNN of grey levels (not binary pixels)."""
-        return self.arch == "pixelcnn" and self.model.config.levels > 2
+        """A model of grey levels, not binary pixels: a PixelCNN of more than 2 levels, or a transformer
+        whose tokenizer's decoder is a logistic mixture over the 256 grey levels."""
+        return self.levels > 2
+
+    @property
+    def levels(self) -> int:
+        """Values a pixel takes: the PixelCNN's levels, or the tokenizer's (2 or 256)."""
+        return self.model.config.levels if self.tokenizer is None else self.tokenizer.config.levels
 
     def show_levels(self, x: torch.Tensor) -> np.ndarray:
         """(B, 1, H, W) PixelCNN levels -> (B, H, W, 1) uint8."""
         return levels_to_uint8(x, self.model.config.levels)
 
     def eval_setup(self, *, steps: int = 50, sampler: str = "", guidance: float = 3.0) -> EvalSetup:
-        what = ("codes drawn in raster order -> VQ-VAE decoder mean" if self.arch != "pixelcnn"
+        what = (f"codes drawn in raster order -> {'grey ' if self.grey else ''}VQ-VAE decoder mean"
+                if self.arch != "pixelcnn"
                 else f"{self.model.config.levels} grey levels drawn in raster order" if self.grey
                 else "binary pixels drawn in raster order")
         return EvalSetup(self.default_request().with_(sampler="cached"), {"sampler": f"cached, temperature 1 ({what})"})
@@ -128,11 +136,11 @@ class AutoregressiveFamily(PromptConditioned, Family):
     def completion(self, req: GenerationRequest, image: np.ndarray) -> tuple[torch.Tensor, int]:
         """Image-to-image for a model that writes in raster order: keep the input's top rows (all of
         them at strength 0, none at 1) and draw the rest. Returns the input as the model's positions
-        (its grey levels quantised to the model's, binarised pixels, or VQ-VAE codes) and how many of
-        them are kept."""
+        (its grey levels quantised to the model's, binarised pixels, or the VQ-VAE codes of either) and
+        how many of them are kept."""
         h, w = self.image_size
         if self.grey:
-            x = quantize(image[None], self.model.config.levels).to(self.device)
+            x = quantize(image[None], self.levels).to(self.device)
         else:
             x = torch.from_numpy(image.copy()).permute(2, 0, 1)[None].to(self.device)
             x = (x >= 128).long()  # the binarised pixels the binary models know
@@ -142,7 +150,7 @@ class AutoregressiveFamily(PromptConditioned, Family):
         if self.arch == "pixelcnn":
             return x, keep * w
         with torch.no_grad():
-            codes = self.tokenizer.encode(x.float()).flatten(1)
+            codes = self.tokenizer.encode(x.float() / (self.levels - 1)).flatten(1)
         return codes, keep * rows
 
     def code_redraws(self, redraws: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
@@ -159,22 +167,25 @@ class AutoregressiveFamily(PromptConditioned, Family):
 
     @torch.no_grad()
     def decode_codes(self, codes: torch.Tensor) -> np.ndarray:
-        """(B, G, G) code indices (undrawn ones any value) -> (B, H, W, 1) uint8 decoder means."""
-        p = torch.sigmoid(self.tokenizer.decode_logits(codes.to(self.device)).float())
-        return from_unit(p)
+        """(B, G, G) code indices (undrawn ones any value) -> (B, H, W, 1) uint8 decoder means (of the
+        Bernoulli pixels, or of the grey levels)."""
+        return from_unit(self.tokenizer.decode_unit(codes.to(self.device)))
 
     @torch.no_grad()
     def as_shown(self, images: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str] | None:
         """Real grey images as this model shows its own samples: as they are (None) for an 8-bit grey
-        PixelCNN, quantised to its levels for one with fewer, binarised for a binary one, or binarised,
-        encoded to codes and decoded (transformer). The evaluation's fair reference."""
+        PixelCNN, quantised to its levels for one with fewer, binarised for a binary one; for a
+        transformer encoded to codes and decoded, binarised first if its tokenizer is binary. The
+        evaluation's fair reference."""
+        if self.arch == "transformer":
+            x = to_unit(images) if self.grey else binarize(images, seed)
+            shown = [self.decode_codes(self.tokenizer.encode(x[s:s + 500].to(self.device)))
+                     for s in range(0, len(x), 500)]
+            return np.concatenate(shown), ("grey, not binarised" if self.grey else f"binarised (seed {seed})") + \
+                ", encoded to codes and decoded"
         if self.grey:
             levels = self.model.config.levels
             if levels == 256:
                 return None
             return self.show_levels(quantize(images, levels)), f"quantised to {levels} grey levels"
-        x = binarize(images, seed)
-        if self.arch == "pixelcnn":
-            return self.show_levels(x.long()), f"binarised (seed {seed})"
-        shown = [self.decode_codes(self.tokenizer.encode(x[s:s + 500].to(self.device))) for s in range(0, len(x), 500)]
-        return np.concatenate(shown), f"binarised (seed {seed}), encoded to codes and decoded"
+        return self.show_levels(binarize(images, seed).long()), f"binarised (seed {seed})"
