@@ -12,13 +12,17 @@ RECIPES = (
     # genstudio train pixelcnn --steps 5000
     Recipe("pixelcnn-fmnist", "autoregressive", "fashion-mnist", "Gated PixelCNN on binarised Fashion-MNIST",
            "pixelcnn", {"arch": "pixelcnn", "channels": 32, "layers": 7, "head": 64, "captions": True},
-           steps=5000, batch_size=64, lr=2e-3, precision="bf16", prompts=True),
+           steps=5000, batch_size=64, lr=2e-3, precision="bf16", prompts=True,
+           purpose="Binary pixels: its exact likelihood compares with the VAE's in the likelihood table; for "
+                   "looking at images, the grey model."),
     # genstudio train pixelcnn --recipe pixelcnn-fmnist-grey (--output softmax: a 256-way softmax head instead)
     #   the raw 8-bit grey levels; sized for about 45 minutes on two CPU cores (1.3 s/step on one thread)
     Recipe("pixelcnn-fmnist-grey", "autoregressive", "fashion-mnist", "Gated PixelCNN on grey Fashion-MNIST",
            "pixelcnn", {"arch": "pixelcnn", "channels": 48, "layers": 12, "head": 96, "captions": True, "levels": 256,
                         "output": "logistic", "mixtures": 10},
-           steps=2500, batch_size=64, lr=1e-3, precision="bf16", prompts=True),
+           steps=2500, batch_size=64, lr=1e-3, precision="bf16", prompts=True,
+           purpose="The PixelCNN to look at: 8-bit grey pixels written one by one, with an exact likelihood in "
+                   "bits per grey level."),
     # genstudio train vqvae (its codes average badly: dead codes are restarted in place, so no EMA)
     Recipe("vqvae-fmnist", "autoregressive", "fashion-mnist", "VQ-VAE tokenizer of binarised Fashion-MNIST",
            "vqvae", {"codes": 128, "code_dim": 32, "hidden": 64}, steps=3000, batch_size=128, lr=1e-3,
@@ -28,7 +32,9 @@ RECIPES = (
     Recipe("ar-transformer-fmnist", "autoregressive", "fashion-mnist",
            "Image transformer over VQ-VAE codes of Fashion-MNIST", "ar-transformer",
            {"arch": "transformer", "dim": 192, "layers": 4, "heads": 4, "captions": True},
-           steps=3000, batch_size=64, lr=1e-3, precision="bf16", prompts=True),
+           steps=3000, batch_size=64, lr=1e-3, precision="bf16", prompts=True,
+           purpose="A transformer writing 7x7 codes of binarised images: its likelihood bound compares with the "
+                   "binary models'; for looking at images, the grey one."),
     # genstudio train vqvae --recipe vqvae-fmnist-grey
     #   the raw grey levels, a discretised logistic per pixel; 7x7 codes (14x14 ones reconstructed better
     #   but made the transformer's sequence 4x longer); about 25 minutes (0.34 s/step on one thread, bf16)
@@ -41,5 +47,6 @@ RECIPES = (
     Recipe("ar-transformer-fmnist-grey", "autoregressive", "fashion-mnist",
            "Image transformer over grey VQ-VAE codes of Fashion-MNIST", "ar-transformer",
            {"arch": "transformer", "dim": 192, "layers": 4, "heads": 4, "captions": True, "grey": True},
-           steps=3000, batch_size=64, lr=1e-3, precision="bf16", prompts=True),
+           steps=3000, batch_size=64, lr=1e-3, precision="bf16", prompts=True,
+           purpose="A transformer writing 7x7 codes that a grey decoder paints: the prompt is its prefix."),
 )
