@@ -123,9 +123,10 @@ def make_tiny_vae(path: Path, *, latent_dim: int = 2, cond_dim: int = 0, directi
                            card={"id": path.stem, "family": "vae", "data": {"dataset": "tiny"}})
 
 
-def make_tiny_gan(path: Path, *, z_dim: int = 8, seed: int = 0) -> Path:
+def make_tiny_gan(path: Path, *, z_dim: int = 8, seed: int = 0, mapping: int = 0) -> Path:
     """An untrained 12x12 RGB GAN generator with an attribute-style slider basis, as a trained Faces
-    GAN ships it: two named attribute directions and two principal ones, orthonormal."""
+    GAN ships it: two named attribute directions and two principal ones, orthonormal. ``mapping``:
+    layers of a StyleGAN mapping network (its sliders then move w)."""
     import numpy as np
     import torch
 
@@ -135,7 +136,7 @@ def make_tiny_gan(path: Path, *, z_dim: int = 8, seed: int = 0) -> Path:
     from studio.core.latent_space.family import basis_tensors
 
     torch.manual_seed(seed)
-    cfg = GANConfig(image_size=12, channels=3, z_dim=z_dim, g_channels=4, d_channels=4)
+    cfg = GANConfig(image_size=12, channels=3, z_dim=z_dim, g_channels=4, d_channels=4, mapping=mapping)
     gen = Generator(cfg).eval()
     q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((z_dim, 4)))
     names = ["smile", "glasses", "PC1", "PC2"]

@@ -109,6 +109,13 @@ class TestGANContract(FamilyContract):
         return make_tiny_gan(path)
 
 
+class TestGANMappingContract(TestGANContract):
+    """A GAN with a StyleGAN mapping network: its latent (and sliders) are w."""
+
+    def make_checkpoint(self, path):
+        return make_tiny_gan(path, mapping=2)
+
+
 class TestPixelCNNContract(FamilyContract):
     info = CATALOG["autoregressive"]
     request_changes = {"sampler": "cached", "temperature": 0.9, "top_k": 2}
@@ -118,6 +125,16 @@ class TestPixelCNNContract(FamilyContract):
 
     def likelihood_checkpoint(self, path):
         return make_tiny_pixelcnn(path, cond_dim=0, image_size=28)
+
+
+class TestGreyPixelCNNContract(TestPixelCNNContract):
+    """8-bit grey levels through PixelCNN++'s discretised logistic mixture head."""
+
+    def make_checkpoint(self, path):
+        return make_tiny_pixelcnn(path, levels=256, output="logistic")
+
+    def likelihood_checkpoint(self, path):
+        return make_tiny_pixelcnn(path, cond_dim=0, image_size=28, levels=256, output="logistic")
 
 
 class TestARTransformerContract(FamilyContract):
@@ -151,6 +168,16 @@ class TestARTransformerContract(FamilyContract):
         assert np.array_equal(again_codes[:, :code], base_codes[:, :code])
         assert not np.array_equal(again_codes[:, code:], base_codes[:, code:])
         assert not np.array_equal(raster(again), raster(base))
+
+
+class TestGreyARTransformerContract(TestARTransformerContract):
+    """A transformer over a tokenizer whose decoder draws grey levels (a discretised logistic)."""
+
+    def make_checkpoint(self, path):
+        return make_tiny_ar_transformer(path, likelihood="logistic")
+
+    def likelihood_checkpoint(self, path):
+        return make_tiny_ar_transformer(path, cond_dim=0, image_size=28, likelihood="logistic")
 
 
 class TestToyContract(FamilyContract):

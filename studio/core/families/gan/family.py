@@ -75,7 +75,10 @@ class GANFamily(LatentFamily):
         if not self.in_w:
             return super().prior_latents(seed, n, truncation)
         z = torch.from_numpy(prior_latents(seed, n, self.latent_dim)).to(self.device)
-        w, w_avg = self.generator.map(z), self.generator.mapping.w_avg
+        # One row at a time: a batched matrix product may round differently, and image i of seed s must
+        # be image 0 of seed s + i to the last bit.
+        w = torch.cat([self.generator.map(z[i:i + 1]) for i in range(n)]) if n else self.generator.map(z)
+        w_avg = self.generator.mapping.w_avg
         return (w_avg + truncation * (w - w_avg)).float().cpu().numpy()
 
     @torch.no_grad()
