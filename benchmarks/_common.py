@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,3 +32,29 @@ def percentile(values: list[float], q: float) -> float:
     s = sorted(values)
     k = min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))
     return s[k]
+
+
+@dataclass
+class Yardstick:
+    """What an ablation scores its arms with: the classifier, the real data's features, the steps at
+    which to evaluate, and the real-data floor at the evaluation's sample size."""
+
+    classifier: object
+    reference: object
+    evals: list[int]
+    floor: float
+
+
+def ablation_yardstick(args: argparse.Namespace) -> Yardstick:
+    """From an ablation's --threads, --evals, --classifier, --data-dir and --num."""
+    import torch
+
+    from studio.core.evaluation.classifier import load_classifier
+    from studio.core.evaluation.quality import build_reference
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    classifier = load_classifier(args.classifier, "cpu")
+    reference = build_reference(classifier, args.data_dir)
+    return Yardstick(classifier, reference, sorted(int(s) for s in args.evals.split(",")),
+                     reference.floor_same_n(args.num // 10, 0)[0])

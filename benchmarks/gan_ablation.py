@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, table
+from _common import ROOT, ablation_yardstick, table
 
 ARMS = {  # name -> the gan_task options it changes
     "baseline": {},
@@ -60,20 +60,15 @@ def main() -> None:
         p.error(f"unknown arm {unknown[0]!r}; known: {', '.join(ARMS)}")
     import torch
 
-    from studio.core.evaluation.classifier import load_classifier
-    from studio.core.evaluation.quality import build_reference, evaluate_generator, family_generator
+    from studio.core.evaluation.quality import evaluate_generator, family_generator
     from studio.core.families.gan.train import gan_task
     from studio.core.training.recipes import find_recipe
     from studio.core.training.trainer import TrainConfig, Trainer
     from studio.store.registry import load_model
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    evals = sorted(int(s) for s in args.evals.split(","))
+    yard = ablation_yardstick(args)
+    classifier, reference, evals, floor = yard.classifier, yard.reference, yard.evals, yard.floor
     recipe = find_recipe("gan-fmnist")
-    classifier = load_classifier(args.classifier, "cpu")
-    reference = build_reference(classifier, args.data_dir)
-    floor = reference.floor_same_n(args.num // 10, 0)[0]
     print(f"recipe {recipe.name} ({recipe.options}, batch {recipe.batch_size}, lr {recipe.lr}, fp32), "
           f"{args.steps} steps, {args.threads or 'all'} threads; FD of {args.num} EMA samples (real-data floor "
           f"at this size {floor:.3f})", flush=True)

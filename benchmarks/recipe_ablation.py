@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, table
+from _common import ROOT, ablation_yardstick, table
 
 ARMS = {  # name -> the task options and trainer settings it changes
     "eps (DDPM)": {},
@@ -47,20 +47,15 @@ def main() -> None:
     args = p.parse_args()
     import torch
 
-    from studio.core.evaluation.classifier import load_classifier
-    from studio.core.evaluation.quality import build_reference, evaluate_generator, family_generator
+    from studio.core.evaluation.quality import evaluate_generator, family_generator
     from studio.core.families.diffusion.train import fashion_mnist_task
     from studio.core.prompt.encoder import PromptEncoder
     from studio.core.training.trainer import TrainConfig, Trainer
     from studio.store.registry import load_model
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    evals = sorted(int(s) for s in args.evals.split(","))
-    classifier = load_classifier(args.classifier, "cpu")
-    reference = build_reference(classifier, args.data_dir)
+    yard = ablation_yardstick(args)
+    classifier, reference, evals, floor = yard.classifier, yard.reference, yard.evals, yard.floor
     encoder = PromptEncoder()
-    floor = reference.floor_same_n(args.num // 10, 0)[0]
     print(f"U-Net base {args.channels}, batch {args.batch_size}, lr {args.lr}, fp32, {args.threads or 'all'} "
           f"threads; FD of {args.num} samples at DDIM {args.sampling_steps}, guidance 3 (real-data floor "
           f"at this size {floor:.3f})", flush=True)
