@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..core.catalog import CATALOG, families_that
 from ..core.errors import StudioError
-from ..core.request import GenerationRequest
+from ..core.request import DEFAULT_SAMPLER, DEFAULT_STEPS, GenerationRequest
 from ..store.paths import resources_dir
 
 DEFAULT_CLASSIFIER = resources_dir() / "classifiers" / "fmnist-classifier.safetensors"
@@ -76,8 +76,9 @@ def add_eval(subparsers) -> None:
     ad = ev.add_parser("adherence", help="GenEval-style prompt adherence of a Shapes model, judged by a procedural detector")
     ad.add_argument("--checkpoint", required=True)
     ad.add_argument("--per-prompt", type=int, default=4, help="images per prompt")
-    ad.add_argument("--steps", type=int, default=50)
-    ad.add_argument("--sampler", default="ddim", choices=_samplers())
+    # The studio's default sampling, which is what a user of the studio gets (and the README's table)
+    ad.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"(default: {DEFAULT_STEPS})")
+    ad.add_argument("--sampler", default=DEFAULT_SAMPLER, choices=_samplers(), help=f"(default: {DEFAULT_SAMPLER})")
     ad.add_argument("--guidance", type=float, nargs="+", default=[3.0],
                     help="one or more guidance scales; the card's headline is the studio's default, 3")
     ad.add_argument("--seed", type=int, default=0)
@@ -318,6 +319,11 @@ def format_table(m: dict) -> str:
                      "  <- floor for this model's rendering"))
     lines += ["", "Frechet distance in classifier feature space, against the 10k test images (lower is better):"]
     lines += [f"  {label:34} {value:10.3f}{note}" for label, value, note in rows]
+    if m.get("precision") is not None:
+        real = m.get("precision_recall_real")
+        lines.append(f"\nPrecision {m['precision']:.3f}, recall {m['recall']:.3f}"
+                     + (f" (two real samples of this size: {real[0]:.3f}, {real[1]:.3f})" if real else "")
+                     + f"; {s['precision_recall']}.")
     if b:
         lines.append(f"\nReal test images shown as this model shows its samples ({b['what']}) are classified "
                      f"correctly {b['accuracy']:.3f} of the time: the ceiling for its prompt accuracy.")

@@ -10,15 +10,26 @@ from ...training.recipes import Recipe
 RECIPES = (
     # genstudio train diffusion --data fashion-mnist --steps 4000 --batch-size 128
     Recipe("diffusion-fmnist", "diffusion", "fashion-mnist", "Diffusion on Fashion-MNIST", "diffusion",
-           {"base_channels": 32}, steps=4000, batch_size=128, lr=4e-4, precision="bf16", prompts=True),
-    # genstudio train diffusion --recipe diffusion-shapes --init diffusion-shapes-pooled.safetensors: the pooled
-    # model below, given cross-attention to the prompt's tokens and trained on (the new layers start as no-ops)
+           {"base_channels": 32}, steps=4000, batch_size=128, lr=4e-4, precision="bf16", prompts=True,
+           purpose="The headline model: a prompt names a garment, and the live preview shows the clean image it "
+                   "predicts at every step. Epsilon prediction: v-prediction with min-SNR-5 won 2x at 600 steps "
+                   "but tied at 4000 (FD 1.41 against 1.35 at DPM++(2M) 20, guidance 1.5)."),
+    # diffusion-shapes is the pooled model below, given cross-attention to the prompt's tokens (the new
+    # layers start as no-ops) and trained on in two stages:
+    #   genstudio train diffusion --data shapes --init diffusion-shapes-pooled.safetensors --tokens
+    #     --steps 2000 --lr 2e-4 --out stage1.safetensors
+    #   genstudio train diffusion --recipe diffusion-shapes --init stage1.safetensors
+    # (the recipe holds the second stage).
     Recipe("diffusion-shapes", "diffusion", "shapes", "Diffusion on Shapes (reads the prompt's tokens)", "diffusion",
-           {"base_channels": 32, "tokens": True}, steps=2000, batch_size=64, lr=2e-4, precision="fp32",
-           prompts=True),
+           {"base_channels": 32, "tokens": True, "min_snr_gamma": 5.0}, steps=4000, batch_size=64, lr=1.5e-4,
+           precision="fp32", prompts=True,
+           purpose="Compositional prompts (colours, counts, positions): the U-Net attends to the prompt's "
+                   "tokens, so each colour can go to its own shape."),
     # genstudio train diffusion --recipe diffusion-shapes-pooled: one pooled sentence vector, no token attention
     Recipe("diffusion-shapes-pooled", "diffusion", "shapes", "Diffusion on Shapes (pooled prompt vector)",
-           "diffusion", {"base_channels": 32}, steps=3000, batch_size=64, lr=4e-4, precision="bf16", prompts=True),
+           "diffusion", {"base_channels": 32}, steps=3000, batch_size=64, lr=4e-4, precision="bf16", prompts=True,
+           purpose="The baseline for diffusion-shapes: one pooled sentence vector, which cannot say which colour "
+                   "belongs to which shape (compare their adherence cards)."),
     # Latent diffusion (Rombach et al. 2022) in two stages: the KL autoencoder (a component of family
     # "autoencoder", not a generator), then the denoiser in its latent, which embeds a copy of it.
     # genstudio train autoencoder --data fashion-mnist --out autoencoder-fmnist.safetensors
@@ -32,8 +43,11 @@ RECIPES = (
     # genstudio train diffusion --data fashion-mnist-latent --autoencoder autoencoder-fmnist.safetensors
     Recipe("diffusion-fmnist-latent", "diffusion", "fashion-mnist-latent", "Latent diffusion on Fashion-MNIST",
            "diffusion", {"base_channels": 32, "prediction": "v", "min_snr_gamma": 5.0}, steps=3000, batch_size=128, lr=4e-4,
-           precision="fp32", prompts=True),
+           precision="fp32", prompts=True,
+           purpose="Latent diffusion: the U-Net denoises 4x7x7 latents, 16x fewer values than pixels; its "
+                   "quality is capped by the autoencoder's reconstructions."),
     # genstudio train diffusion --data shapes-latent --autoencoder autoencoder-shapes.safetensors
     Recipe("diffusion-shapes-latent", "diffusion", "shapes-latent", "Latent diffusion on Shapes", "diffusion",
-           {"base_channels": 64}, steps=3000, batch_size=64, lr=4e-4, precision="fp32", prompts=True),
+           {"base_channels": 64}, steps=3000, batch_size=64, lr=4e-4, precision="fp32", prompts=True,
+           purpose="Latent diffusion of colour scenes in a 4x8x8 latent."),
 )
