@@ -73,6 +73,10 @@ def _quality(q: dict, detail: bool) -> list[Row]:
     else:
         rows = [Row(f"prompt accuracy {q['prompt_accuracy']:.1%} (paraphrases "
                     f"{q.get('held_out_prompt_accuracy') or 0:.1%}); {fd}")]
+    if q.get("precision") is not None:
+        real = q.get("precision_recall_real")
+        rows.append(Row(f"precision {q['precision']:.2f}, recall {q['recall']:.2f}"
+                        + (f" (real data: {real[0]:.2f}, {real[1]:.2f})" if real else "")))
     b = q.get("real_reference")
     if b:
         rows.append(Row(f"real test images shown the same way ({b['what']}): {b['accuracy']:.1%} accuracy, "

@@ -43,3 +43,30 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
 def frechet_distance_features(a: np.ndarray, b: np.ndarray) -> float:
     """Frechet distance between the Gaussians fitted to two (N, D) feature sets."""
     return frechet_distance(*feature_stats(a), *feature_stats(b))
+
+
+def _knn_radii(feats: np.ndarray, k: int) -> np.ndarray:
+    """Distance from each vector to its k-th nearest neighbour in the same set (itself excluded)."""
+    d = _pairwise(feats, feats)
+    return np.partition(d, k, axis=1)[:, k]  # column 0 is the vector itself (distance 0)
+
+
+def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.clip(sq, 0.0, None))
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019): each set's manifold is the union of
+    balls reaching every vector's k-th nearest neighbour. Precision: the share of generated vectors
+    inside the real manifold (are samples realistic?); recall: the share of real vectors inside the
+    generated manifold (is the data's variety covered?). Compare sets of equal size."""
+    real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
+        raise ValueError(f"need (N, D) feature sets of one width, got {real.shape} and {fake.shape}")
+    if min(len(real), len(fake)) <= k:
+        raise ValueError(f"need more than k={k} vectors in each set")
+    cross = _pairwise(fake, real)  # (F, R)
+    precision = float((cross <= _knn_radii(real, k)[None, :]).any(axis=1).mean())
+    recall = float((cross.T <= _knn_radii(fake, k)[None, :]).any(axis=1).mean())
+    return precision, recall

@@ -25,10 +25,11 @@ from ..errors import CheckpointError, StudioError
 from ..events import Progress
 from ..families.base import Family
 from .classifier import Classifier, load_classifier
-from .metrics import feature_stats, frechet_distance
+from .metrics import feature_stats, frechet_distance, precision_recall
 
 GenerateFn = Callable[[str, int, int], np.ndarray]  # (prompt, n, seed) -> uint8 (n, 28, 28, 1)
 
+PR_K = 3  # neighbours for precision/recall, as Kynkaanniemi et al. recommend
 REFERENCE_IMAGES = 10_000  # train images compared with the 10k test images for the "real data" floor
 
 
@@ -60,14 +61,20 @@ class Reference:
     train_labels: np.ndarray
     fid_train_vs_test: float  # the floor: real train images against real test images
 
+    def balanced(self, per_class: int, seed: int = 0, part: int = 0) -> np.ndarray:
+        """Features of ``per_class`` train images of each class (a class-balanced real sample); parts
+        0, 1, ... of one seed share no image."""
+        rng = np.random.default_rng(seed)
+        idx = np.concatenate([rng.permutation(np.flatnonzero(self.train_labels == k))[part * per_class:
+                                                                                       (part + 1) * per_class]
+                              for k in range(len(fashion_mnist.CLASSES))])
+        return self.train_features[idx]
+
     def floor_same_n(self, per_class: int, seed: int = 0) -> tuple[float, int]:
         """FD of ``per_class`` train images of each class against the test split: the floor at the
         sample size of an evaluation, since FD is biased upwards when few images are used."""
-        rng = np.random.default_rng(seed)
-        idx = np.concatenate([rng.choice(np.flatnonzero(self.train_labels == k),
-                                         min(per_class, int((self.train_labels == k).sum())), replace=False)
-                              for k in range(len(fashion_mnist.CLASSES))])
-        return frechet_distance(*feature_stats(self.train_features[idx]), self.test_mu, self.test_sigma), len(idx)
+        feats = self.balanced(per_class, seed)
+        return frechet_distance(*feature_stats(feats), self.test_mu, self.test_sigma), len(feats)
 
 
 def build_reference(classifier: Classifier, data_dir: str | None = None, *, seed: int = 0,
@@ -142,6 +149,12 @@ def evaluate_generator(generate: GenerateFn, classifier: Classifier, *, num_samp
     # 3. Frechet distances in classifier feature space, with the real-data floors beside them.
     fid = frechet_distance(*feature_stats(feats), ref.test_mu, ref.test_sigma)
     floor_n, n_floor = ref.floor_same_n(per_class, seed)
+    # Precision/recall against a class-balanced real sample of the same size (they depend on n and k);
+    # a second, disjoint real sample gives the figures real data would get.
+    real = ref.balanced(per_class, seed)
+    precision, recall = precision_recall(real, feats, k=PR_K)
+    other = ref.balanced(per_class, seed, part=1)
+    real_pr = list(precision_recall(real, other, k=PR_K)) if len(other) == len(real) else None
 
     return {
         "prompt_accuracy": float(np.trace(confusion) / confusion.sum()),
@@ -151,12 +164,17 @@ def evaluate_generator(generate: GenerateFn, classifier: Classifier, *, num_samp
         "fid_classifier": fid,
         "fid_classifier_train_vs_test": ref.fid_train_vs_test,
         "fid_classifier_train_vs_test_same_n": floor_n,
+        "precision": precision,
+        "recall": recall,
+        "precision_recall_real": real_pr,  # None when the reference is too small for a second sample
         "confusion": confusion.tolist(),  # rows: prompted class, columns: classified as
         "classifier_test_accuracy": ref.classifier_test_accuracy,
         "settings": {"num_samples": int(len(labels)), "samples_per_class": per_class,
                      "held_out_per_prompt": held_out_per_prompt, "seed": seed, "class_prompts": prompts,
                      "reference": f"fashion-mnist test split ({ref.test_images} images)",
-                     "train_reference_images": int(len(ref.train_labels)), "train_floor_same_n_images": n_floor},
+                     "train_reference_images": int(len(ref.train_labels)), "train_floor_same_n_images": n_floor,
+                     "precision_recall": f"k={PR_K} nearest neighbours in classifier features, against "
+                                         f"{n_floor} class-balanced train images (Kynkaanniemi et al. 2019)"},
         "seconds": {"generate": round(gen_seconds, 1), "total": round(time.perf_counter() - t0, 1)},
     }
 

@@ -68,6 +68,10 @@ def test_real_images_score_well_and_noise_badly(judge, test_split):
     assert good["fid_classifier"] < 2 * floor
     assert bad["fid_classifier"] > 10 * good["fid_classifier"]
     assert good["fid_classifier_train_vs_test"] < floor  # more images, less small-sample bias
+    # Real test images lie on the real manifold and cover it about as well as real data does; noise neither.
+    assert good["precision"] > 0.6 and good["recall"] > 0.6
+    assert good["recall"] > good["precision_recall_real"][1] - 0.25
+    assert bad["precision"] < 0.1 and bad["recall"] < 0.1
 
     assert set(good["prompt_accuracy_per_class"]) == set(fashion_mnist.CLASSES)
     assert np.array(good["confusion"]).sum() == 200 and good["settings"]["samples_per_class"] == 20

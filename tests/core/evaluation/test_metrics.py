@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from studio.core.evaluation.metrics import feature_stats, frechet_distance, frechet_distance_features
+from studio.core.evaluation.metrics import feature_stats, frechet_distance, frechet_distance_features, precision_recall
 
 
 def _random_gaussian(rng: np.random.Generator, d: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,3 +65,31 @@ def test_rejects_bad_shapes():
         frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
     with pytest.raises(ValueError):
         feature_stats(np.zeros((1, 5)))
+
+
+def test_precision_recall_of_a_sample_of_the_same_distribution_is_high():
+    rng = np.random.default_rng(0)
+    p, r = precision_recall(rng.normal(size=(400, 8)), rng.normal(size=(400, 8)))
+    assert p > 0.8 and r > 0.8
+
+
+def test_precision_recall_of_a_collapsed_generator():
+    """All samples near one real point: realistic (precision high) but no variety (recall low)."""
+    rng = np.random.default_rng(1)
+    real = rng.normal(size=(300, 4))
+    fake = real[0] + 0.01 * rng.normal(size=(300, 4))
+    p, r = precision_recall(real, fake)
+    assert p == 1.0 and r < 0.1
+
+
+def test_precision_recall_of_disjoint_sets_is_zero():
+    rng = np.random.default_rng(2)
+    p, r = precision_recall(rng.normal(size=(100, 3)), 100.0 + rng.normal(size=(100, 3)))
+    assert (p, r) == (0.0, 0.0)
+
+
+def test_precision_recall_refuses_mismatched_or_tiny_sets():
+    with pytest.raises(ValueError):
+        precision_recall(np.zeros((10, 3)), np.zeros((10, 4)))
+    with pytest.raises(ValueError):
+        precision_recall(np.zeros((3, 3)), np.zeros((10, 3)))
