@@ -11,8 +11,8 @@ from ..core.errors import StudioError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import compare, generate, grid, models, train
     from . import eval as eval_cmds
-    from . import generate, models, train
 
     p = argparse.ArgumentParser(prog="genstudio", description="Generative Studio, headless.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr = train.add_train(sub)
     eval_cmds.add_train_classifier(tr)  # the classifier the eval commands judge with
     eval_cmds.add_eval(sub)
+    compare.add_compare(sub)
+    grid.add_grid(sub)
     return p
 
 
