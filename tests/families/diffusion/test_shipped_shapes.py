@@ -15,10 +15,15 @@ def test_the_card_says_how_it_was_made_and_what_it_scored():
     assert card["family"] == "diffusion" and card["config"]["dataset"] == "shapes"
     assert card["reproduce"].startswith("genstudio train diffusion --data shapes")
     assert "--tokens" in card["reproduce"] and card["config"]["unet"]["context_dim"] == 384
-    start = card["recipe"]["warm_start"]  # trained on from the pooled-vector model that ships beside it
-    assert start["checkpoint"] == "diffusion-shapes-pooled" and start["steps"] == 3000
-    assert start["sha256"] == checkpoint.file_hash(CKPT.with_name("diffusion-shapes-pooled.safetensors"))
-    assert card["training"]["steps_done"] >= 2000
+    # Two stages, both on the card: token attention grafted onto the pooled-vector model that ships beside
+    # it (2000 steps), then min-SNR-5 training on from that stage.
+    start = card["recipe"]["warm_start"]
+    assert start["steps"] == 2000 and "--init resources/checkpoints/diffusion-shapes-pooled.safetensors" \
+        in start["reproduce"]
+    assert card["reproduce"].split(" && ")[0].startswith("genstudio train diffusion --data shapes --init "
+                                                          "resources/checkpoints/diffusion-shapes-pooled")
+    assert card["recipe"]["loss_weighting"] == "min-SNR-5" and "--min-snr 5" in card["reproduce"]
+    assert card["training"]["steps_done"] == card["training"]["steps"] == 4000
     sha = checkpoint.file_hash(CKPT)
     headline, by_scale = card["metrics"]["adherence"], card["metrics"]["adherence_by_guidance"]
     assert set(by_scale) == {"1", "3"} and headline == by_scale["3"]
