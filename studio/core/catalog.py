@@ -14,6 +14,7 @@ CAPABILITIES = {
     "redraw": "draw again from a raster position on (request.redraws)",
     "attributes": "named attribute directions in its latent space",
     "likelihood": "a test-set likelihood (likelihood)",
+    "edits": "change guidance, prompt, negative prompt or sampler mid-run (request.edits; debug_frames)",
 }
 # The controls a family may offer in the UI; each is a field (or fields) of GenerationRequest.
 CONTROLS = frozenset({"prompt", "negative_prompt", "steps", "sampler", "guidance", "seed", "batch", "latent",
@@ -55,6 +56,8 @@ class FamilyInfo:
             "redraw": "does not draw in raster order, so it cannot redraw from a position.",
             "attributes": "has no attribute directions to edit.",
             "likelihood": "has no likelihood evaluation.",
+            "edits": "cannot change its settings mid-run: pause, step and rewind work, edits do not. Families "
+                     "that can: " + (", ".join(families_that("edits")) or "none") + ".",
         }.get(capability, f"cannot {capability}.")
         return f"The {self.label} family {what}"
 
@@ -70,7 +73,7 @@ CATALOG: dict[str, FamilyInfo] = {
         ("dpm++2m", "ddim", "ddpm", "dpm++2m-karras", "euler", "heun"),  # the first is the default
         "Starts from pure noise and removes a little of it at every step (DDPM); the preview shows "
         "the model's current guess of the clean image.",
-        frozenset({"img2img"}), "studio.core.families.diffusion", "step",
+        frozenset({"img2img", "edits"}), "studio.core.families.diffusion", "step",
     ),
     "vae": FamilyInfo(
         "vae", "VAE",

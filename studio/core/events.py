@@ -21,6 +21,9 @@ class Frame:
     unit: str = "step"  # what step/total count: denoising steps, or rows of an image drawn in raster order
     # (H, W) bool: the pixels drawn so far, for models that draw in raster order; None: all of them.
     sampled: np.ndarray | None = None
+    # Where the run stands after this step (families that can change settings mid-run, "edits"), for the
+    # step debugger to go on from; None unless asked for.
+    state: Any = None
 
     def shown(self) -> np.ndarray:
         """The preview as it should be looked at: pixels not drawn yet as a grey checkerboard, the

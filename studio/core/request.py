@@ -29,9 +29,14 @@ MAX_PROMPT = 4000  # characters of a prompt (the sentence encoder reads far fewe
 MAX_ID = 200  # characters of a checkpoint id
 MAX_LATENT_DIM = 1024
 MAX_REDRAWS = 1024
+# Mid-run edits (the step debugger): the settings that may change from a step on, how many changes a
+# request holds, and how many characters of prompt text they hold in all (four maximal prompts).
+EDITABLE = ("guidance", "negative_prompt", "prompt", "sampler")
+MAX_EDITS = 256
+MAX_EDIT_TEXT = 4 * MAX_PROMPT
 # The longest 'parameters' text read: far above the longest we write (two maximal prompts, a maximal
-# latent and redraw list); a longer one is refused before any parsing, which keeps parsing cheap.
-MAX_PARAMETERS = 65536
+# latent, redraw and edit list); a longer one is refused before any parsing, which keeps parsing cheap.
+MAX_PARAMETERS = 131072
 _NUMBER_TEXT = 40  # characters of a number written as text: enough for any float's repr
 _INT_BOUND = 2**63  # far beyond every integer field's range; refused at parsing, before any arithmetic
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line breaks are text
@@ -103,6 +108,19 @@ def _pairs(value: object) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
+def _edits(value: object) -> tuple[tuple[int, str, float | str], ...]:
+    """(step, setting, value) triples; guidance's value is a number, the others' text."""
+    if not isinstance(value, (list, tuple)):
+        raise TypeError("not a list")
+    out = []
+    for edit in value:
+        if not isinstance(edit, (list, tuple)) or len(edit) != 3:
+            raise TypeError("not a (step, setting, value) triple")
+        name = _text(edit[1])
+        out.append((_int(edit[0]), name, _float(edit[2]) if name == "guidance" else _text(edit[2])))
+    return tuple(out)
+
+
 def _numbers(value: object) -> tuple[float, ...]:
     if not isinstance(value, (list, tuple)):
         raise TypeError("the latent must be a list of numbers")
@@ -162,6 +180,10 @@ class GenerationRequest:
     # ``strength`` (0: the input itself, 1: pure noise) and denoised under the prompt.
     init_image: str = ""
     strength: float = 0.6
+    # Mid-run edits (the step debugger): (step, setting, value) triples in order of step, then setting;
+    # from ``step`` steps done on, ``setting`` (one of EDITABLE) takes ``value`` for the rest of the run.
+    # Written only when there are some, so a request without them reads and hashes as before.
+    edits: tuple[tuple[int, str, float | str], ...] = ()
 
     def validated(self) -> "GenerationRequest":
         """Refuse values no widget would allow, with a message that names the field."""
@@ -224,6 +246,8 @@ class GenerationRequest:
                 raise RequestError(f"Every latent value must be a finite number within ±{MAX_LATENT:g}.")
             if self.batch_size != 1:
                 raise RequestError("A request with an explicit latent vector makes one image (batch size 1).")
+        if self.edits:
+            _check_edits(self, info)
         return self
 
     def normalized(self, conditional: bool = True) -> "GenerationRequest":
@@ -246,6 +270,9 @@ class GenerationRequest:
             changes["sampler"] = ""
         if not self.init_image:
             changes["strength"] = _DEFAULTS["strength"]  # how far to move from an input there is not
+        if self.edits:  # an edit of a setting the family does not read goes with the setting
+            unread = {name for name in EDITABLE if name in changes}
+            changes["edits"] = tuple(e for e in self.edits if e[1] not in unread)
         changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
         return replace(self, **changes) if changes else self
 
@@ -256,11 +283,25 @@ class GenerationRequest:
     def with_(self, **changes) -> "GenerationRequest":
         return replace(self, **changes)
 
+    def edits_at(self, step: int) -> dict[str, float | str]:
+        """The settings that change once ``step`` steps are done: {setting: new value}."""
+        return {name: value for at, name, value in self.edits if at == step}
+
+    def settings_at(self, step: int) -> dict[str, float | str]:
+        """The editable settings in effect once ``step`` steps are done (for the steps after it)."""
+        now = {name: getattr(self, name) for name in EDITABLE}
+        now.update((name, value) for at, name, value in self.edits if at <= step)
+        return now
+
     def to_dict(self) -> dict:
         """JSON-shaped: what a PNG or the gallery stores."""
         d = asdict(self)
         d["latent"] = list(self.latent)
         d["redraws"] = [list(r) for r in self.redraws]
+        if self.edits:
+            d["edits"] = [list(e) for e in self.edits]
+        else:
+            del d["edits"]  # as before there were edits: old texts and hashes stay the same
         return d
 
     @classmethod
@@ -316,6 +357,9 @@ class GenerationRequest:
             items.append("Redraws: " + " ".join(f"{p}@{sd}" for p, sd in self.redraws))
         if self.latent:  # space-separated: the line's fields are comma-separated
             items.append("Latent: " + " ".join(repr(float(v)) for v in self.latent))  # exact round trip
+        if self.edits:  # last, as JSON (exact, one line): the reader takes the rest of the line, prompts' ", " too
+            items.append(_EDITS_KEY + json.dumps([list(e) for e in self.edits], ensure_ascii=False,
+                                                 separators=(",", ":")))
         lines.append(", ".join(items))
         return "\n".join(lines)
 
@@ -328,8 +372,9 @@ class GenerationRequest:
         lines = text.rstrip("\n").split("\n")  # a prompt may begin with a line break
         if not lines or not re.search(r"(^|, )(Steps|Seed): ", lines[-1]):
             raise RequestError("The image carries no generation settings this studio can read.")
+        settings, _, edits = lines[-1].partition(", " + _EDITS_KEY)
         kv: dict[str, str] = {}
-        for item in lines[-1].split(", "):
+        for item in settings.split(", "):
             key, sep, value = item.partition(": ")
             if sep and re.fullmatch(r"[A-Za-z][A-Za-z ]{0,39}", key):
                 kv.setdefault(key, value)
@@ -355,14 +400,20 @@ class GenerationRequest:
             d["latent"] = kv["Latent"].split()
         if kv.get("Redraws", "").strip():
             d["redraws"] = [r.split("@", 1) for r in kv["Redraws"].split()]
+        if edits.strip():
+            try:
+                d["edits"] = json.loads(edits)
+            except (ValueError, RecursionError):  # RecursionError: deeply nested brackets
+                raise RequestError("The image's mid-run edits are not valid JSON.") from None
         d["sampler"] = str(d.get("sampler", "ddim")).lower()
         # What the text leaves out is what the family does not use: the same values resolve() stores.
         return cls.from_dict(d).normalized()
 
 
+_EDITS_KEY = "Edits: "
 _DEFAULTS = {f.name: f.default for f in fields(GenerationRequest)}
-_PARSE = {f.name: (_numbers if f.name == "latent" else _pairs if f.name == "redraws"
-                   else {int: _int, float: _float, str: _text}[type(f.default)])
+_PARSE = {f.name: ({"latent": _numbers, "redraws": _pairs, "edits": _edits}.get(f.name)
+                   or {int: _int, float: _float, str: _text}[type(f.default)])
           for f in fields(GenerationRequest)}
 
 
@@ -373,6 +424,48 @@ def _all_samplers() -> set[str]:
 def _uses_eta(controls: frozenset[str]) -> bool:
     """eta is an option of denoising samplers: families with both steps and a sampler to choose."""
     return {"steps", "sampler"} <= controls
+
+
+def _check_edits(req: GenerationRequest, info) -> None:
+    """Mid-run edits: at most MAX_EDITS, each of an EDITABLE setting at a step after the first and before
+    the last, in order (one per setting and step), with a value its setting would accept."""
+    if len(req.edits) > MAX_EDITS:
+        raise RequestError(f"A request holds at most {MAX_EDITS} mid-run edits (got {len(req.edits)}).")
+    keys, text = [], 0
+    for edit in req.edits:
+        if not isinstance(edit, (list, tuple)) or len(edit) != 3:
+            raise RequestError(f"A mid-run edit is a (step, setting, value) triple, not {_short(edit)}.")
+        step, name, value = edit
+        if name not in EDITABLE:
+            raise RequestError(f"{_short(name)} cannot change mid-run; the settings that can are "
+                               f"{', '.join(EDITABLE)}.")
+        if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step < req.steps:
+            raise RequestError(f"A mid-run edit's step is the number of steps done before it, from 1 to one "
+                               f"less than the {req.steps} steps (got {_short(step)} for the {name}).")
+        where = f"edited at step {step}"
+        if name == "guidance":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 30.0:
+                raise RequestError(f"Guidance scale must be between 0 and 30 (got {_short(value)}, {where}).")
+        elif not isinstance(value, str):
+            raise RequestError(f"The {name.replace('_', ' ')} {where} must be text, not {_short(value)}.")
+        elif name == "sampler":
+            if info.samplers and value not in info.samplers:
+                raise RequestError(f"The {info.label} family samples with {' or '.join(info.samplers)}, "
+                                   f"not {_short(value)} ({where}).")
+            if not info.samplers and value not in _all_samplers():
+                raise RequestError(f"Unknown sampler {_short(value)} ({where}).")
+        else:
+            _check_prompt(f"{name.replace('_', ' ')} {where}", value)
+            if name in info.controls:
+                parse_blend(value)
+            text += len(value)
+        keys.append((step, name))
+    if keys != sorted(set(keys)):
+        raise RequestError("Mid-run edits must be in order of step, then setting, with at most one edit of a "
+                           "setting at a step.")
+    if text > MAX_EDIT_TEXT:
+        raise RequestError(f"The prompts of the mid-run edits are too long: {text} characters in all, at most "
+                           f"{MAX_EDIT_TEXT}.")
 
 
 def _check_prompt(what: str, text: str) -> None:

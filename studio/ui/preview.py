@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from ..core.events import Frame
 from ..core.images import grid_cell, save_gif
 from .canvas import ImageCanvas
+from .debug_bar import DebugBar
 from .qimage import batch_qimage
 
 IDLE_TEXT = "Type a prompt and press Generate (Ctrl+Enter)"
@@ -71,6 +72,8 @@ class PreviewPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addLayout(info)
         layout.addLayout(tools)
+        self.debug = DebugBar()  # the step debugger: pause, step, rewind the run shown, edits mid-run
+        layout.addWidget(self.debug)
 
         self.show_noisy.toggled.connect(self.noisy_canvas.setVisible)
         self.show_noisy.toggled.connect(self.noisyToggled)

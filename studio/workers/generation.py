@@ -5,7 +5,8 @@ A job is a plain generator run by a JobRunner: it loads the model (cached), reso
 ``sample`` one step per yield, so cancelling stops within a step. Its JobEvents, in order:
 "loading" (once per stage still to load: the model, then its text encoder; the message says which),
 "started" (the resolved request), "note" (the checkpoint changed since the request's hash was saved),
-"frame"s (with the rate, counted from the first step: loading is not sampling), "result" (a JobResult),
+"frame"s (with the rate, counted from the first step: loading is not sampling), "paused" while the step
+debugger holds it (result: a Paused; ``stepping`` takes its commands), "result" (a JobResult),
 then the end. A preload reports its "loading" stages the same way, then "loaded" once it is over.
 A request submitted while busy waits in the queue; it is resolved between the running job's steps, so
 what the queue keeps is the resolved request ("queued" event). The GUI thread never runs model code.
@@ -30,6 +31,7 @@ from ..core.events import JobEvent
 from ..core.request import GenerationRequest
 from ..store.jobqueue import JobQueue
 from .runner import Job, JobRunner, Work
+from .stepping import Paused, StepControl
 
 JOB, URGENT = 10, 0  # runner priorities: resolving, preloading and input images run between a job's steps
 
@@ -72,6 +74,7 @@ class GenerationController(QObject):
         self.queue_paused = len(self.queue) > 0  # jobs restored from a previous run wait for the user
         self.want_noisy = False
         self.keep_frames = True  # every step's preview, for the GIF export
+        self.stepping = StepControl()  # the step debugger's pause, step, rewind and edits
         # Seconds between frames sent to the GUI (0: every step). 30 a second looks fluid, and on a
         # 2-core machine every repaint is CPU taken from sampling, so more would cost speed for nothing.
         self.preview_interval = 1 / 30
@@ -191,6 +194,7 @@ class GenerationController(QObject):
                   interval: float) -> Iterator[JobEvent | None]:
         """Every step is checked for cancellation, but only frames the screen can show are sent to the
         GUI thread (each crossing costs both threads the GIL)."""
+        from ..core.debugger import Debugger  # imports torch: not before the first generation
         from ..store.inputs import load_input  # the caller gives the family pixels, not a hash
 
         model = yield from self._load(job, request.checkpoint)
@@ -199,25 +203,49 @@ class GenerationController(QObject):
         if note := changed_note(request, resolved):
             yield job.event("note", message=note)
         init = load_input(resolved.init_image) if resolved.init_image else None
-        frames: list[np.ndarray] = []
+        dbg = Debugger(model, resolved, init=init, want_noisy=want_noisy)
+        control = self.stepping  # reset when the job was started (a pause may come before the first step)
         clock = self.clock
         last, first, last_sent, t0 = None, None, 0.0, clock()
-        for frame in model.sample(resolved, init=init, want_noisy=want_noisy):
+        announced = False  # a paused run says where it stands once after every change
+        while not dbg.finished:
+            for kind, value in control.take():
+                try:
+                    if kind == "rewind":
+                        dbg.rewind(value)
+                    else:
+                        dbg.edit(**value)
+                        changes = ", ".join(f"{k.replace('_', ' ')} {v!r}" for k, v in value.items())
+                        yield job.event("note", message=f"From step {dbg.position} on: {changes}.")
+                except StudioError as e:
+                    yield job.event("note", message=str(e))
+                announced = False
+            if not control.may_step():
+                if not announced:
+                    yield job.event("paused", step=dbg.position, total=dbg.total, frame=dbg.frame,
+                                    result=Paused(dbg.request, dbg.position, len(dbg.frames), dbg.can_edit),
+                                    message=f"Paused after step {dbg.position} of {dbg.total}.")
+                    announced = True
+                control.wait(0.05)
+                yield None  # a point to cancel at, and for urgent jobs to run
+                continue
+            frame = dbg.step()
             now = clock()
             last, first = frame, first or (frame.step, now)  # the rate counts from the first step on
-            if keep_frames:
-                frames.append(frame.shown())
-            if frame.final or now - last_sent >= interval:
+            if frame.final or control.paused or now - last_sent >= interval:
                 last_sent = now
                 # Only an iterative run has a rate (a one-step decode would report thousands a second).
                 rate = (frame.step - first[0]) / (now - first[1]) if frame.total > 1 and now > first[1] else 0.0
                 yield job.event("frame", step=frame.step, total=frame.total, frame=frame, rate=rate)
             else:
                 yield None  # a step not shown: still a point to cancel at
+            announced = False
+        last = dbg.frame
         if last is None or not last.final:
             raise RuntimeError("the sampler stopped before its final step")
+        frames = [f.shown() for f in dbg.frames] if keep_frames else []
         seconds = clock() - t0
-        yield job.event("result", result=JobResult(job.id, resolved, last.preview, frames, seconds),
+        yield job.event("result", result=JobResult(job.id, dbg.request, last.preview, frames, seconds),
                         message=f"Done in {seconds:.1f} s.")
 
     def _resolve_queued(self, job: Job, job_id: str, request: GenerationRequest) -> Iterator[JobEvent | None]:
@@ -263,6 +291,7 @@ class GenerationController(QObject):
 
     def _start(self, job_id: str, request: GenerationRequest) -> None:
         self._current, self._current_request = job_id, request
+        self.stepping.reset()  # a new run starts running, with no command of the last one left
         self.busyChanged.emit(True)
         work = partial(self._generate, request=request, want_noisy=self.want_noisy, keep_frames=self.keep_frames,
                        interval=self.preview_interval)

@@ -282,3 +282,43 @@ def test_a_valid_request_round_trips_json_and_its_parameters(req):
     shown = req.normalized()
     assert GenerationRequest.from_parameters(shown.to_parameters()) == shown
     assert shown.normalized() == shown
+
+
+# --- mid-run edits (the step debugger) ---------------------------------------------------------------------
+_EDITED = GenerationRequest(family="diffusion", checkpoint="x", prompt="a red, round circle", steps=10,
+                            edits=((2, "guidance", 5.5), (2, "prompt", 'a "blue", square'), (7, "sampler", "euler")))
+
+
+def test_edits_round_trip_through_the_png_text_and_json():
+    assert GenerationRequest.from_parameters(_EDITED.to_parameters()) == _EDITED
+    assert GenerationRequest.from_dict(json.loads(json.dumps(_EDITED.to_dict()))) == _EDITED
+    assert _EDITED.settings_at(1)["guidance"] == _EDITED.guidance and _EDITED.settings_at(2)["guidance"] == 5.5
+    assert _EDITED.settings_at(9)["sampler"] == "euler" and _EDITED.edits_at(7) == {"sampler": "euler"}
+
+
+def test_a_request_without_edits_writes_what_it_wrote_before():
+    plain = _EDITED.with_(edits=())
+    assert "edits" not in plain.to_dict() and "Edits" not in plain.to_parameters()
+
+
+@pytest.mark.parametrize("edits,message", [
+    (((0, "guidance", 2.0),), "step is the number of steps done"),
+    (((10, "guidance", 2.0),), "step is the number of steps done"),
+    (((2, "seed", "4"),), "cannot change mid-run"),
+    (((2, "guidance", float("nan")),), "Guidance scale"),
+    (((2, "sampler", "warp"),), "samples with"),
+    (((3, "guidance", 2.0), (2, "guidance", 3.0)), "in order of step"),
+    (((2, "guidance", 2.0), (2, "guidance", 3.0)), "at most one edit"),
+    (tuple((1 + i % 8, "prompt", "x" * 4000) for i in range(6)), "too long"),
+])
+def test_bad_edits_are_refused_with_a_message(edits, message):
+    with pytest.raises(RequestError, match=message):
+        _EDITED.with_(edits=edits).validated()
+
+
+def test_hostile_edit_text_is_refused_before_parsing():
+    text = _EDITED.to_parameters().replace('Edits: [', 'Edits: ' + "[" * 100000)
+    with pytest.raises(RequestError):
+        GenerationRequest.from_parameters(text)
+    with pytest.raises(RequestError):
+        GenerationRequest.from_parameters(_EDITED.to_parameters().replace('Edits: [', 'Edits: {'))

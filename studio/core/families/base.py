@@ -162,7 +162,8 @@ class Family(ABC):
         req = request.with_(family=self.name, checkpoint=self.checkpoint.id, checkpoint_hash=self.checkpoint.sha256,
                             width=f.width, height=f.height)
         req = req.validated().normalized(conditional=self.conditional)  # the defaults it puts back are valid
-        for capability, asked in (("img2img", req.init_image), ("redraw", req.redraws), ("decode", req.latent)):
+        for capability, asked in (("img2img", req.init_image), ("redraw", req.redraws), ("decode", req.latent),
+                                  ("edits", req.edits)):
             if asked:
                 self.require(capability)
         if req.latent and len(req.latent) != self.latent_dim:
@@ -199,6 +200,13 @@ class Family(ABC):
     @abstractmethod
     def frames(self, request: GenerationRequest, init: np.ndarray | None, want_noisy: bool) -> Iterator[Frame]:
         """What ``sample`` runs on a resolved request, with the input image checked."""
+
+    def debug_frames(self, request: GenerationRequest, *, init: np.ndarray | None = None, want_noisy: bool = False,
+                     resume: Any = None) -> Iterator[Frame]:
+        """``sample``, each Frame carrying a state (``frame.state``) that ``resume`` goes on from, so the
+        step debugger can rewind and branch with other settings. Capability "edits"."""
+        self.require("edits")
+        raise NotImplementedError
 
     def generate(self, request: GenerationRequest, *, init: np.ndarray | None = None) -> np.ndarray:
         """Run one batch to the end and return the final (B, H, W, C) uint8 images."""

@@ -4,7 +4,9 @@ A checkpoint with an "autoencoder" section is latent diffusion (Rombach et al. 2
 its autoencoder's latent and shows pixels through the decoder (studio.core.families.diffusion.latent)."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -21,7 +23,7 @@ from ...request import GenerationRequest, image_generators
 from ..base import EvalSetup, Family, ImageFormat, register
 from .latent import LatentSpace
 from .model import build, to_eps
-from .samplers import make_sampler
+from .samplers import Sampler, continuing, make_sampler, noise_level
 
 LATENT_PREVIEWS = ("decode", "linear")  # how a latent model shows its per-step predictions
 
@@ -131,46 +133,97 @@ class DiffusionFamily(Family):
         return to_eps(out, x, tt, self.schedule, self.prediction)
 
     def frames(self, req: GenerationRequest, init: np.ndarray | None, want_noisy: bool) -> Iterator[Frame]:
+        return self._run(req, init, want_noisy)
+
+    def debug_frames(self, request: GenerationRequest, *, init: np.ndarray | None = None, want_noisy: bool = False,
+                     resume: RunState | None = None) -> Iterator[Frame]:
+        """``sample``, each Frame carrying the RunState it leaves (``frame.state``), from ``resume`` on if
+        given: a state one of these frames carried, for a request that agrees with that run up to its step."""
+        req = self.resolve(request)
+        return self._run(req, self.check_init(req, init), want_noisy, resume=resume, keep_state=True)
+
+    def _conditions(self, prompt: str, negative: str, n: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        if not self.conditional:
+            return None, None
+        embs = embed_prompts(self.encoder, [prompt, negative], tokens=self.reads_tokens).to(self.device)
+        cond, uncond = (embs[i : i + 1].expand(n, *embs.shape[1:]) for i in (0, 1))
+        if not prompt.strip() and not negative.strip():
+            uncond = None  # unconditional: one pass through the null embedding
+        return cond, uncond
+
+    def _run(self, req: GenerationRequest, init: np.ndarray | None, want_noisy: bool,
+             resume: RunState | None = None, keep_state: bool = False) -> Iterator[Frame]:
         n = req.batch_size
-        cond = uncond = None
-        if self.conditional:
-            embs = embed_prompts(self.encoder, [req.prompt, req.negative_prompt], tokens=self.reads_tokens)
-            embs = embs.to(self.device)
-            cond, uncond = (embs[i : i + 1].expand(n, *embs.shape[1:]) for i in (0, 1))
-            if not req.prompt.strip() and not req.negative_prompt.strip():
-                uncond = None  # unconditional: one pass through the null embedding
-        sampler = make_sampler(req.sampler, self.schedule, req.eta)
-        sampler.set_timesteps(req.steps)
         shape = self.sample_shape
         gens = image_generators(req.seed, n)
-        start = 0
-        if req.init_image:
-            # SDEdit (Meng et al. 2022): noise the input to the level of the strength's timestep, then
-            # run the rest of the schedule; strength 0 runs no step and returns the input itself.
-            pixels = to_signed(init[None]).to(self.device).expand(n, -1, -1, -1)
-            start = len(sampler.timesteps) - round(req.strength * len(sampler.timesteps))
-            if start == len(sampler.timesteps):
-                yield Frame(1, 1, from_signed(pixels), final=True)
-                return
-            x0 = pixels
-            if self.latent_space is not None:  # the encoder's posterior mean, scaled
-                x0 = self.latent_space.encode(pixels[:1]).expand(n, -1, -1, -1)
-            x = sampler.add_noise(x0, start, self._noise(gens, shape))
+        if resume is not None:
+            done, i, total = resume.done, resume.index, resume.total
+            x, sampler = resume.x.clone(), copy.copy(resume.sampler)
+            for g, rng in zip(gens, resume.rng):
+                g.set_state(rng)
         else:
-            x = self._noise(gens, shape)
-        total = len(sampler.timesteps) - start
+            sampler = make_sampler(req.sampler, self.schedule, req.eta)
+            sampler.set_timesteps(req.steps)
+            start = 0
+            if req.init_image:
+                # SDEdit (Meng et al. 2022): noise the input to the level of the strength's timestep, then
+                # run the rest of the schedule; strength 0 runs no step and returns the input itself.
+                pixels = to_signed(init[None]).to(self.device).expand(n, -1, -1, -1)
+                start = len(sampler.timesteps) - round(req.strength * len(sampler.timesteps))
+                if start == len(sampler.timesteps):
+                    yield Frame(1, 1, from_signed(pixels), final=True)
+                    return
+                x0 = pixels
+                if self.latent_space is not None:  # the encoder's posterior mean, scaled
+                    x0 = self.latent_space.encode(pixels[:1]).expand(n, -1, -1, -1)
+                x = sampler.add_noise(x0, start, self._noise(gens, shape))
+            else:
+                x = self._noise(gens, shape)
+            done, i, total = 0, start, len(sampler.timesteps) - start
+        conditions: dict[tuple[str, str], tuple] = {}  # mid-run prompt edits: each pair embedded once
+        while done < total:
+            # Mid-run edits (the step debugger): from ``done`` steps on, these settings hold.
+            now = req.settings_at(done)
+            if "sampler" in req.edits_at(done):  # the rest of the run, from the current noise level
+                sampler = continuing(now["sampler"], self.schedule, noise_level(sampler, i), total - done, req.eta)
+                i = 0
+            key = (now["prompt"], now["negative_prompt"])
+            if key not in conditions:
+                conditions[key] = self._conditions(*key, n)
+            cond, uncond = conditions[key]
 
-        def model(x_t: torch.Tensor, t: int) -> torch.Tensor:  # a sampler's further evaluations (Heun)
-            return self.eps(x_t, t, cond, uncond, req.guidance)
+            def model(x_t: torch.Tensor, t: int, cond=cond, uncond=uncond, guidance=now["guidance"]) -> torch.Tensor:
+                return self.eps(x_t, t, cond, uncond, guidance)  # also a sampler's further evaluations (Heun)
 
-        for k, i in enumerate(range(start, len(sampler.timesteps))):
             e = model(x, sampler.timesteps[i])
-            last = k == total - 1
+            last = done == total - 1
             noise = None
             if sampler.stochastic and not last:
                 noise = self._noise(gens, shape)
             out = sampler.step(e, i, x, noise, model=model)
             x = out.prev_sample
+            done, i = done + 1, i + 1
             linear = self.latent_preview == "linear"
-            yield Frame(k + 1, total, self._pixels(x if last else out.pred_x0, final=last, cheap=linear),
-                        self._pixels(x, cheap=True) if want_noisy else None, final=last)
+            state = None
+            if keep_state:  # samplers rebind (never mutate) their history, so a shallow copy keeps it
+                state = RunState(done, i, total, x.clone(), copy.copy(sampler), [g.get_state() for g in gens])
+            yield Frame(done, total, self._pixels(x if last else out.pred_x0, final=last, cheap=linear),
+                        self._pixels(x, cheap=True) if want_noisy else None, final=last, state=state)
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Where a run stands after ``done`` of its ``total`` steps: enough to go on from there exactly."""
+
+    done: int
+    index: int  # the sampler's step index (it restarts at 0 when a mid-run edit changes the sampler)
+    total: int
+    x: torch.Tensor
+    sampler: Sampler
+    rng: list[torch.Tensor]  # each image's generator state (stochastic samplers draw more noise)
+
+    @property
+    def nbytes(self) -> int:
+        history = getattr(self.sampler, "_prev_x0", None)
+        tensors = [self.x, *self.rng] + ([history] if history is not None else [])
+        return sum(t.numel() * t.element_size() for t in tensors)

@@ -295,6 +295,31 @@ SAMPLERS = {"ddim": DDIMSampler, "ddpm": DDPMSampler, "dpm++2m": DPMSolverPP2MSa
             "euler": EulerSampler, "heun": HeunSampler, "dpm++2m-karras": DPMSolverPP2MKarrasSampler}
 
 
+def noise_level(sampler: Sampler, i: int) -> float:
+    """The sigma (sqrt((1 - a_bar) / a_bar)) of the x_t that step i of ``sampler`` starts from."""
+    if isinstance(sampler, KarrasSampler):
+        return sampler.sigmas[i]
+    a = float(sampler.schedule.alphas_cumprod[sampler.timesteps[i]])
+    return math.sqrt((1 - a) / a)
+
+
+def continuing(name: str, schedule: NoiseSchedule, sigma: float, steps: int, eta: float = 0.0) -> Sampler:
+    """A sampler ``name`` that takes ``steps`` steps from noise level ``sigma`` down to the image: the
+    rest of a run whose sampler is changed mid-way (the step debugger). A Karras sampler starts its
+    sigmas there; the others space their timesteps evenly from the nearest timestep (trailing, as
+    ``set_timesteps`` does from T)."""
+    if SAMPLERS.get(name.lower()) and issubclass(SAMPLERS[name.lower()], KarrasSampler):
+        sampler = make_sampler(name, schedule, eta, sigma_max=sigma)
+        sampler.set_timesteps(steps)
+        return sampler
+    sampler = make_sampler(name, schedule, eta)
+    sampler.set_timesteps(steps)  # validates the count and resets any multistep history
+    a = schedule.alphas_cumprod.double()
+    top = int((((1 - a) / a).sqrt().log() - math.log(sigma)).abs().argmin()) + 1  # timesteps 0 .. top - 1
+    sampler.timesteps = [int(round(top - k * top / steps)) - 1 for k in range(steps)]
+    return sampler
+
+
 def make_sampler(name: str, schedule: NoiseSchedule, eta: float = 0.0, sigma_max: float | None = None) -> Sampler:
     """``eta``: DDIM's stochasticity; ``sigma_max``: where Karras sigmas start (default: the schedule's)."""
     key = name.lower()
