@@ -23,6 +23,7 @@ from ..workers.generation import JobResult
 from ..workers.session import InputImage, StudioSession
 from ..workers.training import TrainingController
 from .blend_panel import BlendPanel
+from .compare_panel import ComparePanel
 from .controls import ControlsPanel
 from .gallery_panel import GalleryPanel
 from .latent_explorer import LatentExplorer
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel()
         self.blend = BlendPanel()
         self.phrases = PhraseLibraryPanel(PhraseStore.default())  # feeds the prompt's completion, takes its chips
+        self.compare = ComparePanel()  # the families side by side; loads its models when first shown
         self.setDockNestingEnabled(True)
         # Every panel is a dock (movable, closable, remembered); no central widget is needed.
         self.docks: dict[str, QDockWidget] = {
@@ -82,7 +84,7 @@ class MainWindow(QMainWindow):
                 ("Preview", self.preview), ("Gallery", self.gallery), ("Queue", self.queue_panel),
                 ("Latent", self.latent.panel), ("Latent map", self.latent.map),
                 ("Interpolate", self.latent.interpolate), ("Training", self.training_panel), ("Blend", self.blend),
-                ("Phrases", self.phrases))}
+                ("Phrases", self.phrases), ("Compare", self.compare))}
         self.arrangement = WindowLayout(self, self.docks, self.screen_rect)
         self.arrangement.place()
         self.prompt_panel.use_library(self.phrases)
@@ -93,6 +95,7 @@ class MainWindow(QMainWindow):
         self._error_shown: str | None = None  # the error message the status bar shows in red
         self.statusBar().messageChanged.connect(self._message_changed)
         self.setAcceptDrops(True)
+        self.grid_dialog = None  # the X/Y/Z grid window, made on first use
         self._menus()
 
         QShortcut(QKeySequence("Ctrl+Return"), self, self.generate, context=Qt.ShortcutContext.ApplicationShortcut)
@@ -115,6 +118,11 @@ class MainWindow(QMainWindow):
         tc.busyChanged.connect(tp.set_busy)
         self.controls.generateClicked.connect(self.generate)
         self.controls.cancelClicked.connect(self.controller.cancel)
+        stepping, bar = self.controller.stepping, self.preview.debug
+        bar.pauseToggled.connect(lambda on: stepping.pause() if on else stepping.resume())
+        bar.stepClicked.connect(stepping.step)
+        bar.rewindTo.connect(stepping.rewind)
+        bar.applyClicked.connect(self.apply_mid_run)
         self.controls.initCleared.connect(session.clear_input)
         self.preview.noisyToggled.connect(self._want_noisy)
         self.preview.pixelClicked.connect(self.redraw_after)
@@ -131,7 +139,9 @@ class MainWindow(QMainWindow):
         session.sweepProgress.connect(self.blend.sweep_progress)
         session.sweepFinished.connect(self._sweep_finished)
         self.controller.event.connect(self._on_job)
+        self.compare.message.connect(lambda text, error: self.notify(text, error=error))
         self.controller.busyChanged.connect(self.controls.set_busy)
+        self.controller.busyChanged.connect(self.preview.debug.set_running)
 
         self.model_panel.rescan()
         self._restore_settings()
@@ -196,6 +206,12 @@ class MainWindow(QMainWindow):
         reset.triggered.connect(self.reset_layout)
         view.addAction(reset)
         self.reset_layout_action = reset
+        tools = self.menuBar().addMenu("&Tools")
+        grid = QAction("X/Y/Z grid…", self, shortcut=QKeySequence("Ctrl+G"))
+        grid.setToolTip("Vary the current settings along up to three axes and see every cell side by side")
+        grid.triggered.connect(self.open_grid)
+        tools.addAction(grid)
+        self.tools_menu, self.grid_action = tools, grid
 
     # --- actions --------------------------------------------------------------------------------
     def current_request(self) -> GenerationRequest | None:
@@ -206,6 +222,26 @@ class MainWindow(QMainWindow):
         base = GenerationRequest(family=ck.family, checkpoint=ck.id, prompt=self.prompt_panel.text(),
                                  negative_prompt=self.prompt_panel.negative_text())
         return self.session.complete(self.controls.fill(base))
+
+    def open_grid(self) -> None:
+        """The X/Y/Z grid window, starting from what Generate would run now."""
+        from .grid_dialog import GridDialog
+
+        if self.grid_dialog is None:
+            self.grid_dialog = GridDialog(self.current_request(), self.session, self)
+            self.grid_dialog.sheetSaved.connect(lambda path: self.notify(f"Saved the grid sheet {path}."))
+        else:
+            self.grid_dialog.set_base(self.current_request())
+        self.grid_dialog.show()
+        self.grid_dialog.raise_()
+
+    def apply_mid_run(self) -> None:
+        """The step debugger's "Apply from here": the prompt boxes, guidance and sampler as they are now hold
+        for the rest of the paused run (what the family does not read is dropped with its setting)."""
+        self.controller.stepping.edit({"prompt": self.prompt_panel.text(),
+                                       "negative_prompt": self.prompt_panel.negative_text(),
+                                       "guidance": self.controls.guidance.value(),
+                                       "sampler": self.controls.sampler.currentText()})
 
     def generate(self) -> str | None:
         if self.model_panel.current() is not None:
@@ -295,6 +331,7 @@ class MainWindow(QMainWindow):
     # --- what the panels and workers report -------------------------------------------------------------
     def _family_changed(self, info: FamilyInfo) -> None:
         self.controls.set_family(info)
+        self.preview.debug.setVisible(bool(info.unit))  # a single decode has no steps to pause between
         self.preview.show_noisy.setVisible("steps" in info.controls)  # x_t exists only while denoising
         self.prompt_panel.setEnabled("prompt" in info.controls)
         has_latent = info.can("decode")
@@ -366,6 +403,12 @@ class MainWindow(QMainWindow):
             self.notify(ev.message)
         elif ev.kind == "frame" and ev.job == self._shown_job:
             self.preview.show_frame(ev.frame, ev.rate)
+            self.preview.debug.show_step(ev.step, ev.total)
+        elif ev.kind == "paused" and ev.job == self._shown_job:
+            paused = ev.result
+            if ev.frame is not None:
+                self.preview.show_frame(ev.frame, 0.0)
+            self.preview.debug.show_paused(paused.position, paused.kept, ev.total, paused.can_edit)
         elif ev.kind == "result":
             self._finished(ev.result)
         elif ev.kind == "cancelled" and ev.job == self._shown_job:
@@ -425,6 +468,7 @@ class MainWindow(QMainWindow):
     def _trained(self, path: str) -> None:
         current = self.model_panel.current()
         self.model_panel.rescan()
+        self.compare.rescan()  # the new checkpoint can be a column
         if current is not None:
             self.model_panel.select(current.family, current.id)
         self.notify(f"Trained {Path(path).stem}; it is listed in the Model panel.")
@@ -525,4 +569,5 @@ class MainWindow(QMainWindow):
         self.training.stop()
         self.training.wait()  # a stopped run saves its resumable state
         self.training.shutdown()
+        self.compare.shutdown()
         super().closeEvent(event)

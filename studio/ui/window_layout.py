@@ -14,7 +14,7 @@ from PySide6.QtCore import QByteArray, QPoint, QRect, QSize, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
 
 LEFT, RIGHT = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-SCROLLED = ("Model", "Prompt", "Latent", "Interpolate", "Training", "Blend")  # contents scroll when short
+SCROLLED = ("Model", "Prompt", "Latent", "Interpolate", "Training", "Blend", "Compare")  # contents scroll when short
 DEFAULT_SIZE = QSize(1360, 860)
 GEOMETRY_MAGIC = 0x1D9D0CB  # QWidget::saveGeometry's format: magic, version, frame rect, ...
 LATENT_ROOM = 360  # px the Latent dock wants under the others; with less, it opens as a tab
@@ -61,7 +61,7 @@ class WindowLayout:
     # --- the default arrangement -------------------------------------------------------------------
     def place(self) -> None:
         """Model (Phrases), Prompt, Controls and Latent down the left; the Preview, then the Gallery
-        (Latent map) over the Queue (Interpolate, Training, Blend) on the right."""
+        (Latent map) over the Queue (Interpolate, Training, Blend) on the right; Compare a tab beside the Preview."""
         w, d = self.window, self.docks
         for title in ("Model", "Prompt", "Controls"):
             w.addDockWidget(LEFT, d[title])
@@ -79,6 +79,9 @@ class WindowLayout:
             w.tabifyDockWidget(d["Queue"], d[title])
         w.addDockWidget(LEFT, d["Phrases"])
         w.tabifyDockWidget(d["Model"], d["Phrases"])
+        w.addDockWidget(RIGHT, d["Compare"])
+        w.tabifyDockWidget(d["Preview"], d["Compare"])
+        d["Preview"].raise_()
         d["Queue"].raise_()
         d["Model"].raise_()
 

@@ -1,11 +1,19 @@
 """Families side by side: the seed's comparison table, measured (``measure_table``), and its exports.
 
-Imports torch through the families; the Compare view loads it on a worker thread like any model."""
-from __future__ import annotations
+The table imports torch through the families; the Compare view loads it on a worker thread like any
+model. Names are imported on first use (PEP 562), so the view's Qt-free timeline (``timeline``) loads
+with the window, before torch."""
+from importlib import import_module
 
-from .export import from_json, to_csv, to_json, to_markdown
-from .novelty import Novelty, TrainingImages, measure_novelty, nearest_neighbours, training_images
-from .table import ROWS, Cell, CompareTable, measure_table
+_WHERE = {"from_json": "export", "to_csv": "export", "to_json": "export", "to_markdown": "export",
+          "Novelty": "novelty", "TrainingImages": "novelty", "measure_novelty": "novelty",
+          "nearest_neighbours": "novelty", "training_images": "novelty",
+          "ROWS": "table", "Cell": "table", "CompareTable": "table", "measure_table": "table"}
+__all__ = sorted(_WHERE)
 
-__all__ = ["ROWS", "Cell", "CompareTable", "Novelty", "TrainingImages", "from_json", "measure_novelty",
-           "measure_table", "nearest_neighbours", "to_csv", "to_json", "to_markdown", "training_images"]
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = globals()[name] = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    return value

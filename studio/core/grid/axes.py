@@ -210,7 +210,7 @@ def grid_cells(base: GenerationRequest, x: Axis, y: Axis | None = None, z: Axis 
         for iy in range(len(y.values) if y else 1):
             for ix in range(len(x.values)):
                 request, checkpoint, labels = base, source, []
-                for axis, i in zip(axes, (ix, iy, iz)):
+                for axis, i in ((a, i) for a, i in zip((x, y, z), (ix, iy, iz)) if a is not None):
                     request = _apply(axis, axis.values[i], request)
                     checkpoint = axis.values[i] if axis.field == "checkpoint" else checkpoint
                     labels.append(axis.label(i))

@@ -62,6 +62,12 @@ def test_cells_in_sheet_order_each_a_validated_batch_of_one():
     assert len(grid_cells(BASE, x)) == 3 and grid_cells(BASE, x)[1].labels == ("steps: 10",)
 
 
+def test_a_z_axis_without_a_y_axis_varies_by_block():
+    cells = grid_cells(BASE, parse_axis("steps=5,10"), None, parse_axis("seed=1,2"))
+    assert [(c.ix, c.iz, c.request.steps, c.request.seed) for c in cells] == [
+        (0, 0, 5, 1), (1, 0, 10, 1), (0, 1, 5, 2), (1, 1, 10, 2)]
+
+
 def test_checkpoint_axis_sets_the_id_and_loads_by_what_was_given():
     cells = grid_cells(BASE, parse_axis("checkpoint=a,models/b.safetensors,a"), parse_axis("seed=1,2"))
     assert [c.request.checkpoint for c in cells[:3]] == ["a", "b", "a"]
