@@ -91,6 +91,7 @@ class ComparePanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(strip)
+        scroll.setMinimumHeight(250)  # a column whole: its buttons, header, image and status
         self.timeline = TimelineBar()
         self.neighbours = NeighboursView(NEIGHBOURS)
         upper = QWidget()

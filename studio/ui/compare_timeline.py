@@ -227,7 +227,10 @@ class NeighboursView(QWidget):
         self.title.setWordWrap(True)
         self.canvases = [ImageCanvas() for _ in range(k)]
         self.distances = [QLabel() for _ in range(k)]
-        images = QHBoxLayout()
+        self.images = QWidget()  # shown only with neighbours: the columns above get the room meanwhile
+        self.images.hide()
+        images = QHBoxLayout(self.images)
+        images.setContentsMargins(0, 0, 0, 0)
         for canvas, label in zip(self.canvases, self.distances):
             canvas.setFixedSize(72, 72)
             box = QVBoxLayout()
@@ -238,12 +241,13 @@ class NeighboursView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
-        layout.addLayout(images)
+        layout.addWidget(self.images)
 
     def say(self, text: str, error: bool = False) -> None:
         """A message instead of neighbours (searching, nothing shown, the data set is missing)."""
         self.title.setText(text)
         self.title.setStyleSheet("color: #c55" if error else "")
+        self.images.hide()
         for canvas, label in zip(self.canvases, self.distances):
             canvas.clear()
             label.setText("")
@@ -251,6 +255,7 @@ class NeighboursView(QWidget):
     def show_neighbours(self, about: str, images: np.ndarray, distances: np.ndarray, what: str) -> None:
         self.title.setText(f"Nearest training images to {about} (pixel RMS distance), among {what}")
         self.title.setStyleSheet("")
+        self.images.show()
         for k, (canvas, label) in enumerate(zip(self.canvases, self.distances)):
             if k < len(images):
                 canvas.set_image(to_qimage(images[k]))

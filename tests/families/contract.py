@@ -27,7 +27,7 @@ from tests.conftest import needs_fmnist
 
 # The capabilities with methods or request fields of their own ("attributes" is a latent-panel
 # feature with nothing to call on the Family).
-CHECKED = ("img2img", "encode", "decode", "redraw", "likelihood")
+CHECKED = ("img2img", "encode", "decode", "redraw", "likelihood", "edits")
 FMNIST_SHAPE = (28, 28, 1)
 
 
@@ -241,6 +241,8 @@ class FamilyContract:
         elif undeclared == "likelihood":
             refused(lambda: model.likelihood())
             refused(lambda: model.likelihood(limit=2))
+        elif undeclared == "edits":
+            refused(lambda: next(iter(model.debug_frames(req))))
         else:
             raise AssertionError(f"no refusal check for {undeclared!r}")
 
@@ -265,6 +267,20 @@ class FamilyContract:
             model.generate(r)
         with pytest.raises(StudioError, match="do not match the hash"):
             model.generate(r, init=255 - image)
+
+    def check_edits(self, model, req, **_) -> None:
+        """Mid-run edits: stepping with a kept state and an edit gives what the edited request generates."""
+        from studio.core.debugger import Debugger
+
+        r = req.with_(steps=max(req.steps, 4), guidance=2.0)
+        dbg = Debugger(model, r)
+        dbg.step()
+        dbg.step()
+        dbg.rewind(1)
+        edited = dbg.edit(guidance=4.0)
+        assert edited.edits == ((1, "guidance", 4.0),)
+        final = dbg.run()
+        assert final.final and np.array_equal(final.preview, model.generate(edited))
 
     def check_encode(self, model, req, **_) -> None:
         f = model.image_format

@@ -24,7 +24,7 @@ class FakeCheckpoint:
 
 
 class FakeFamily(Family):
-    """Not registered: it borrows the diffusion entry's samplers and capabilities (img2img)."""
+    """Not registered: it borrows the diffusion entry's samplers and capabilities (img2img; not edits)."""
 
     name = "diffusion"
 
@@ -43,6 +43,10 @@ class FakeFamily(Family):
     @property
     def conditional(self) -> bool:
         return True  # it keeps the prompt in what it resolves (it needs no encoder to ignore it)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return super().capabilities - {"edits"}  # it runs no resumable states (debug_frames)
 
     def frames(self, request, init, want_noisy):
         self.sample_threads.add(threading.get_ident())
