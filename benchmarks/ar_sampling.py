@@ -8,7 +8,7 @@ import time
 
 from _common import parser, table
 
-SHIPPED = ("pixelcnn-fmnist", "ar-transformer-fmnist")
+SHIPPED = ("pixelcnn-fmnist", "ar-transformer-fmnist", "pixelcnn-fmnist-grey", "ar-transformer-fmnist-grey")
 
 
 def seconds(model, req, repeats: int) -> tuple[float, object]:
