@@ -189,7 +189,7 @@ def main() -> None:
           f"{load_before[0]:.2f} before, {load_after[0]:.2f} after")
     print(f"prompt {args.prompt!r}, seed {args.seed}; median of {args.rounds} interleaved rounds; "
           f"same final images both ways: {'yes' if same else 'NO'}\n")
-    print(table(rows, ("column", "family", "frames", "direct s", "panel s", "overhead",
+    print(table(rows, ("column", "family", "frame events", "direct s", "panel s", "overhead",
                        "worker loop s (last)", "GUI ms (last)")))
     print()
     print(table([(r + 1, order[r], f"{a_row[r]:.3f}", f"{b_row[r]:.3f}", pct(a_row[r], b_row[r]))

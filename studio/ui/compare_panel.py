@@ -237,7 +237,8 @@ class ComparePanel(QWidget):
         elif ev.kind == "started":
             column.set_status("generating…")
         elif ev.kind == "frame":
-            column.add_frame(ev.frame, self.timeline.t, f"{ev.frame.unit} {ev.step}/{ev.total}")
+            for frame in ev.result or (ev.frame,):  # every step, sent in batches
+                column.add_frame(frame, self.timeline.t, f"{frame.unit} {frame.step}/{frame.total}")
         elif ev.kind == "result":
             column.set_status(f"{len(column.track)} frame(s) in {ev.result.seconds:.2f} s")
         elif ev.kind == "error":

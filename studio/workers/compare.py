@@ -9,8 +9,9 @@ images they search are loaded once per data set.
 Every job reports JobEvents to the ``on_event`` given when it was posted (on the GUI thread):
   * ``prepare``: "result" (TableRows), once torch and the comparison table's code are loaded (here,
     not on the GUI thread, which must stay free of torch while the window comes up);
-  * ``run_column``: "loading" (message), "started" (result: the resolved request), one "frame" per step
-    (frame), "result" (ColumnResult), then its end;
+  * ``run_column``: "loading" (message), "started" (result: the resolved request), "frame"s (result: the
+    frames made since the last one, so every step arrives once; frame: the latest), "result"
+    (ColumnResult), then its end;
   * ``read_card``: "result" (CardCells);
   * ``measure``: "loading" per model still to load, "progress" (step, total, message: the stage) as
     ``measure_table`` reports it, "result" (the CompareTable);
@@ -34,6 +35,11 @@ from .refcount import keep_true_alive
 from .runner import Job, JobCancelled, JobRunner
 
 NEIGHBOUR_LIMIT = 5000  # training images searched (the first of the data set), as the novelty check does
+
+
+# Seconds between the frame events of a column: every frame reaches the timeline, but batched, since
+# each crossing to the GUI thread (and its handling there) costs the sampling thread time on a small CPU.
+FRAME_INTERVAL = 1 / 30
 
 
 @dataclass(frozen=True)
@@ -191,9 +197,18 @@ class CompareController(QObject):
         resolved = model.resolve(model.default_request().with_(seed=seed, prompt=prompt))
         yield job.event("started", result=resolved)
         last, t0 = None, time.perf_counter()
+        pending: list = []  # frames not sent yet: they cross to the GUI thread together, at its pace
+        sent = float("-inf")
         for frame in model.sample(resolved):
             last = frame
-            yield job.event("frame", step=frame.step, total=frame.total, frame=frame)
+            pending.append(frame)
+            now = time.perf_counter()
+            if frame.final or now - sent >= FRAME_INTERVAL:
+                sent = now
+                yield job.event("frame", step=frame.step, total=frame.total, frame=frame, result=tuple(pending))
+                pending = []
+            else:
+                yield None  # a step not sent: still a point to cancel at
         if last is None or not last.final:
             raise StudioError(f"{checkpoint} stopped before its final step.")
         yield job.event("result", result=ColumnResult(checkpoint, resolved, last.preview[0],
