@@ -53,8 +53,11 @@ class ComparePanel(QWidget):
     message = Signal(str, bool)  # text, whether it is an error (for the status bar)
 
     def __init__(self, controller: CompareController | None = None, columns: list[str] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, activate_on_show: bool = True) -> None:
+        """``activate_on_show`` False: the owner calls ``activate`` when the panel is really looked at (a
+        dock in a background tab gets a show event with the window, and should load nothing then)."""
         super().__init__(parent)
+        self.activate_on_show = activate_on_show
         self.controller = controller or CompareController(parent=self)
         self.columns: list[CompareColumn] = []
         self.infos: list[CheckpointInfo] = []
@@ -178,8 +181,12 @@ class ComparePanel(QWidget):
         self.table_view.set_columns(self.column_ids(), {c.checkpoint: c.family_label for c in self.columns})
 
     def showEvent(self, event) -> None:  # noqa: N802
-        """First shown: the compare thread loads the table's code (torch), then the columns' models."""
         super().showEvent(event)
+        if self.activate_on_show:
+            self.activate()
+
+    def activate(self) -> None:
+        """First looked at: the compare thread loads the table's code (torch), then the columns' cards."""
         if not self._cards_live:
             self._cards_live = True
             self.controller.prepare(self._on_prepared)

@@ -75,7 +75,7 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel()
         self.blend = BlendPanel()
         self.phrases = PhraseLibraryPanel(PhraseStore.default())  # feeds the prompt's completion, takes its chips
-        self.compare = ComparePanel()  # the families side by side; loads its models when first shown
+        self.compare = ComparePanel(activate_on_show=False)  # the families side by side; loads when its tab is chosen
         self.setDockNestingEnabled(True)
         # Every panel is a dock (movable, closable, remembered); no central widget is needed.
         self.docks: dict[str, QDockWidget] = {
@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
         session.sweepFinished.connect(self._sweep_finished)
         self.controller.event.connect(self._on_job)
         self.compare.message.connect(lambda text, error: self.notify(text, error=error))
+        self.docks["Compare"].visibilityChanged.connect(lambda shown: shown and self.compare.activate())
         self.controller.busyChanged.connect(self.controls.set_busy)
         self.controller.busyChanged.connect(self.preview.debug.set_running)
 

@@ -240,3 +240,14 @@ def test_the_view_imports_without_torch():
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_the_window_loads_the_compare_tab_only_when_it_is_chosen(qtbot, studio_window, tiny_ckpt):
+    """A tab behind the Preview gets a show event with the window; loading then would take CPU from the
+    first generations for a view nobody looks at."""
+    window = studio_window("diffusion", "tiny-diffusion")
+    assert window.docks["Compare"] in window.tabifiedDockWidgets(window.docks["Preview"])
+    qtbot.waitExposed(window)  # shown, its first events delivered
+    assert not window.compare._cards_live
+    window.docks["Compare"].raise_()
+    qtbot.waitUntil(lambda: window.compare._cards_live, timeout=10_000)
