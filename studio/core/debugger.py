@@ -10,6 +10,7 @@ States are kept in memory up to ``max_state_bytes`` (the oldest are dropped firs
 whose state was dropped replays the run up to it, which gives the same state, only slower."""
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 
 import numpy as np
@@ -34,6 +35,8 @@ class Debugger:
         self.frames: list[Frame] = []  # frames[j]: the frame after j + 1 steps of the run shown
         self.position = 0  # steps done in the run shown, up to where it is looked at
         self._run: Iterator[Frame] | None = None  # makes frame len(self.frames) + 1 when asked
+        self._kept: deque[Frame] = deque()  # the frames that still hold a state, oldest first
+        self._kept_bytes = 0
 
     # --- where it stands ------------------------------------------------------------------------
     @property
@@ -64,7 +67,7 @@ class Debugger:
                 self._run = self._start_at(self.position)
             frame = next(self._run)
             self.frames.append(frame)
-            self._bound_states()
+            self._keep_state(frame)
         self.position += 1
         return self.frames[self.position - 1]
 
@@ -106,6 +109,7 @@ class Debugger:
         here = {k: v for k, v in here.items() if v != before[k]}
         edits = tuple(kept) + tuple((at, name, here[name]) for name in sorted(here))
         self.request = self.model.resolve(self.request.with_(edits=edits))
+        self._forget(self.frames[at:])
         del self.frames[at:]
         self._run = None
         return self.request
@@ -122,11 +126,19 @@ class Debugger:
                 next(run)
         return run
 
-    def _bound_states(self) -> None:
-        used = 0
-        for frame in reversed(self.frames):
-            if frame.state is None:
-                continue
-            used += frame.state.nbytes
-            if used > self.max_state_bytes:
-                frame.state = None
+    def _keep_state(self, frame: Frame) -> None:
+        """Keep the new frame's state; drop the oldest ones beyond the memory bound."""
+        if frame.state is None:
+            return
+        self._kept.append(frame)
+        self._kept_bytes += frame.state.nbytes
+        while self._kept and self._kept_bytes > self.max_state_bytes:
+            oldest = self._kept.popleft()
+            self._kept_bytes -= oldest.state.nbytes
+            oldest.state = None
+
+    def _forget(self, frames: list[Frame]) -> None:
+        """The newest frames leave the run (a branch): their states leave the count (they are the newest kept)."""
+        dropped = {id(f) for f in frames}
+        while self._kept and id(self._kept[-1]) in dropped:
+            self._kept_bytes -= self._kept.pop().state.nbytes

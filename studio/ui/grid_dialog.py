@@ -288,8 +288,6 @@ class GridDialog(QDialog):
             except StudioError as e:
                 raise StudioError(f"{name}: {e}") from None
         x, y, z = axes
-        if z is not None and y is None:
-            raise StudioError("Choose a Y axis before a Z axis.")
         return grid_cells(self.base, x, y, z), (x, y, z)
 
     def _plan_changed(self) -> None:

@@ -136,3 +136,14 @@ def test_a_family_that_reads_the_setting_but_cannot_edit_refuses_the_request(tmp
     ar = load_model(str(make_tiny_pixelcnn(tmp_path / "tiny-pixelcnn.safetensors")))
     with pytest.raises(StudioError, match="cannot change its settings mid-run"):
         ar.resolve(ar.default_request().with_(prompt="a bag", edits=((1, "prompt", "a coat"),)))
+
+
+def test_states_are_kept_newest_first_within_the_bound(model):
+    one = Debugger(model, base(model)).run().state.nbytes  # every step's state has the same size
+    dbg = Debugger(model, base(model), max_state_bytes=2 * one)
+    dbg.run()
+    assert [f.state is not None for f in dbg.frames] == [False] * 4 + [True] * 2
+    dbg.rewind(5)
+    dbg.edit(guidance=6.0)  # the branch drops step 6 and its state: room for the new one
+    dbg.run()
+    assert [f.state is not None for f in dbg.frames] == [False] * 4 + [True] * 2

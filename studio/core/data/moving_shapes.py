@@ -41,6 +41,7 @@ from .shapes import (
     coverage,
     extent,
     noun_phrase,
+    seeded_batches,
 )
 
 FRAMES = 16
@@ -299,18 +300,7 @@ def make_clips(n: int, seed: int = 0) -> tuple[np.ndarray, list[Clip], list[str]
 def clip_batches(batch_size: int, seed: int = 0, first: int = 0) -> Iterator[tuple[np.ndarray, list[str]]]:
     """Endless batches (videos uint8 (B, FRAMES, 32, 32, 3), captions): batch b holds clips
     b*B .. b*B+B-1 of data set `seed`, so a run replays exactly (and resumes at batch `first`)."""
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
-    start = first * batch_size
-    while True:
-        videos = np.empty((batch_size, FRAMES, SIZE, SIZE, 3), dtype=np.uint8)
-        captions = []
-        for i in range(batch_size):
-            c = clip(seed, start + i)
-            videos[i] = render_clip(c)
-            captions.append(c.caption)
-        start += batch_size
-        yield videos, captions
+    return seeded_batches(batch_size, seed, first, clip, render_clip, (FRAMES, SIZE, SIZE, 3))
 
 
 # --- Reading clips back ---------------------------------------------------------------------------

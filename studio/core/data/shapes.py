@@ -22,7 +22,7 @@ few array additions per object. Scene ``i`` of seed ``s`` depends only on ``(s, 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -323,18 +323,26 @@ def make_shapes(n: int, seed: int = 0) -> tuple[np.ndarray, list[Scene], list[st
     return images, scenes, [s.caption for s in scenes]
 
 
-def shapes_batches(batch_size: int, seed: int = 0, first: int = 0) -> Iterator[tuple[np.ndarray, list[str]]]:
-    """Endless fresh batches (images uint8 (B, 32, 32, 3), captions): batch b holds scenes
-    b*B .. b*B+B-1 of data set `seed`, so a run can be replayed exactly (and resumed at batch `first`)."""
+def seeded_batches(batch_size: int, seed: int, first: int, item: Callable[[int, int], object],
+                   draw: Callable[[object], np.ndarray], shape: tuple[int, ...]
+                   ) -> Iterator[tuple[np.ndarray, list[str]]]:
+    """Endless batches (uint8 (B, *shape), captions): batch b holds items b*B .. b*B+B-1 of data set
+    ``seed`` (``item(seed, i)``, each with a ``caption``, drawn by ``draw``), so a run can be replayed
+    exactly (and resumed at batch ``first``)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     start = first * batch_size
     while True:
-        images = np.empty((batch_size, SIZE, SIZE, 3), dtype=np.uint8)
+        out = np.empty((batch_size, *shape), dtype=np.uint8)
         captions = []
         for i in range(batch_size):
-            s = scene(seed, start + i)
-            images[i] = render(s)
-            captions.append(s.caption)
+            it = item(seed, start + i)
+            out[i] = draw(it)
+            captions.append(it.caption)
         start += batch_size
-        yield images, captions
+        yield out, captions
+
+
+def shapes_batches(batch_size: int, seed: int = 0, first: int = 0) -> Iterator[tuple[np.ndarray, list[str]]]:
+    """Endless fresh batches of scenes (images uint8 (B, 32, 32, 3), captions); see ``seeded_batches``."""
+    return seeded_batches(batch_size, seed, first, scene, render, (SIZE, SIZE, 3))
