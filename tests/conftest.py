@@ -45,10 +45,10 @@ def make_tiny_checkpoint(path: Path, *, cond_dim: int = 384, seed: int = 0, imag
     import torch
 
     from studio.core import checkpoint
+    from studio.core.denoising.schedule import ScheduleConfig
+    from studio.core.denoising.unet import UNetConfig
     from studio.core.families.diffusion.dit import DiTConfig
     from studio.core.families.diffusion.model import build
-    from studio.core.families.diffusion.schedule import ScheduleConfig
-    from studio.core.families.diffusion.unet import UNetConfig
 
     torch.manual_seed(seed)
     context = cond_dim if tokens else 0
@@ -197,6 +197,33 @@ def make_tiny_ar_transformer(path: Path, *, cond_dim: int = 384, seed: int = 0, 
                            card={"id": path.stem, "family": "autoregressive", "data": {"dataset": "tiny"}})
 
 
+def make_tiny_video(path: Path, *, seed: int = 0, image_size: int = 8, frames: int = 4, tokens: bool = True,
+                    conditioning_frames: bool = True) -> Path:
+    """An untrained text-to-video checkpoint: ``frames`` frames of image_size x image_size RGB, a
+    two-level space-time U-Net of a few thousand parameters."""
+    import torch
+
+    from studio.core import checkpoint
+    from studio.core.denoising.schedule import ScheduleConfig
+    from studio.core.denoising.unet import UNetConfig
+    from studio.core.families.video.model import VideoConfig, build
+
+    torch.manual_seed(seed)
+    config = {"arch": "video-unet", "schedule": ScheduleConfig().__dict__, "dataset": "tiny", "prediction": "epsilon",
+              "unet": UNetConfig(in_channels=3, image_size=image_size, base_channels=8, channel_mult=(1, 2),
+                                 attention_levels=(1,), cond_dim=384, emb_dim=16,
+                                 context_dim=384 if tokens else 0).to_dict(),
+              "video": VideoConfig(frames=frames, temporal_levels=(1,), heads=2,
+                                   conditioning_frames=conditioning_frames).to_dict()}
+    model, _ = build(config)
+    with torch.no_grad():  # zero-initialised output layers would make every sample identical
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return checkpoint.save(path, family="video", config=config,
+                           tensors={f"ema.{k}": v for k, v in model.state_dict().items()},
+                           card={"id": path.stem, "family": "video", "data": {"dataset": "tiny"}})
+
+
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch) -> Path:
     """An empty user data folder (gallery, queue, settings, user checkpoints)."""
@@ -232,6 +259,12 @@ def tiny_pixelcnn(data_dir) -> Path:
 @pytest.fixture
 def tiny_ar_transformer(data_dir) -> Path:
     return make_tiny_ar_transformer(data_dir / "checkpoints" / "tiny-ar-transformer.safetensors")
+
+
+@pytest.fixture
+def tiny_video(data_dir) -> Path:
+    """A tiny text-to-video checkpoint (4 frames of 8x8 RGB) registered in the user's checkpoint folder."""
+    return make_tiny_video(data_dir / "checkpoints" / "tiny-video.safetensors")
 
 
 @pytest.fixture

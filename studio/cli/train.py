@@ -33,10 +33,11 @@ OPTION_FLAGS: dict[str, dict[str, str]] = {
               "downsample": "downsample", "mixtures": "mixtures"},
     "autoencoder": {"channels": "base_channels", "latent_channels": "latent_channels"},
     "ar-transformer": {"dim": "dim", "layers": "layers", "heads": "heads", "captions": "captions"},
+    "video": {"channels": "base_channels", "min_snr": "min_snr_gamma", "p_first": "p_first"},
 }
 # Per command: inputs that are files, not settings; given to the task builder as they are.
 FILE_FLAGS: dict[str, tuple[str, ...]] = {"gan": ("attribute_classifier",), "ar-transformer": ("tokenizer",),
-                                          "diffusion": ("init", "autoencoder")}
+                                          "diffusion": ("init", "autoencoder"), "video": ("init",)}
 
 
 # --- the parser -----------------------------------------------------------------------------------
@@ -160,6 +161,15 @@ def add_train(subparsers):
     at.add_argument("--heads", type=int, help=_help("ar-transformer", "heads"))
     at.add_argument("--captions", action=captions,
                     help=_help("ar-transformer", "captions", "prompt-conditioned (--no-captions: unconditional)"))
+
+    vd = _family_command(tr, "video", "train a text-to-video diffusion model on moving Shapes clips")
+    vd.add_argument("--channels", type=int, help=_help("video", "base_channels", "U-Net base channels"))
+    vd.add_argument("--min-snr", type=float,
+                    help=_help("video", "min_snr_gamma", "min-SNR-gamma loss weighting (0: uniform)"))
+    vd.add_argument("--p-first", type=float,
+                    help=_help("video", "p_first", "share of clips trained with their first frame given"))
+    vd.add_argument("--init", help="start the image layers from this image diffusion checkpoint (diffusion-shapes: "
+                                   "the same U-Net, reading the prompt's tokens)")
 
     fc = tr.add_parser("face-classifier", help="train the Faces attribute classifier")
     fc.add_argument("--out", required=True)

@@ -15,6 +15,8 @@ CAPABILITIES = {
     "attributes": "named attribute directions in its latent space",
     "likelihood": "a test-set likelihood (likelihood)",
     "edits": "change guidance, prompt, negative prompt or sampler mid-run (request.edits; debug_frames)",
+    "video": "make clips: each image is a filmstrip of ImageFormat.frames frames side by side, played and "
+             "exported as GIF or MP4 (an input image is the clip's first frame)",
 }
 # The controls a family may offer in the UI; each is a field (or fields) of GenerationRequest.
 CONTROLS = frozenset({"prompt", "negative_prompt", "steps", "sampler", "guidance", "seed", "batch", "latent",
@@ -56,6 +58,7 @@ class FamilyInfo:
             "redraw": "does not draw in raster order, so it cannot redraw from a position.",
             "attributes": "has no attribute directions to edit.",
             "likelihood": "has no likelihood evaluation.",
+            "video": "makes still images, not clips.",
             "edits": "cannot change its settings mid-run: pause, step and rewind work, edits do not. Families "
                      "that can: " + (", ".join(families_that("edits")) or "none") + ".",
         }.get(capability, f"cannot {capability}.")
@@ -101,6 +104,16 @@ CATALOG: dict[str, FamilyInfo] = {
         "every position; 'cached' reuses what earlier positions computed and gives the same image. "
         "Given an input image, it keeps its top rows and completes the rest.",
         frozenset({"img2img", "redraw", "likelihood"}), "studio.core.families.autoregressive", "row",
+    ),
+    "video": FamilyInfo(
+        "video", "Video diffusion",
+        frozenset({"prompt", "negative_prompt", "steps", "sampler", "guidance", "seed", "batch"}),
+        ("dpm++2m", "ddim", "ddpm", "dpm++2m-karras", "euler", "heun"),
+        "Diffusion over a whole clip: all its frames start as noise and are denoised together by a "
+        "space-time U-Net (per-frame layers, plus layers that look across frames), so motion and the "
+        "objects stay consistent. The preview shows every frame's current guess as a filmstrip. Given "
+        "an input image, it makes a clip that starts from it.",
+        frozenset({"img2img", "video"}), "studio.core.families.video", "step",
     ),
 }
 

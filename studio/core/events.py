@@ -24,6 +24,8 @@ class Frame:
     # Where the run stands after this step (families that can change settings mid-run, "edits"), for the
     # step debugger to go on from; None unless asked for.
     state: Any = None
+    # A video family's preview is a filmstrip per clip: this many frames side by side.
+    frames: int = 1
 
     def shown(self) -> np.ndarray:
         """The preview as it should be looked at: pixels not drawn yet as a grey checkerboard, the

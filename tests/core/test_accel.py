@@ -8,7 +8,7 @@ from studio.core.errors import StudioError
 
 
 def tiny_unet():
-    from studio.core.families.diffusion.unet import UNet, UNetConfig
+    from studio.core.denoising.unet import UNet, UNetConfig
 
     torch.manual_seed(0)
     net = UNet(UNetConfig(in_channels=1, image_size=12, base_channels=8, channel_mult=(1, 2), attention_levels=(1,),

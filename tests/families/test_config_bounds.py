@@ -37,19 +37,19 @@ def rewrite(ck: checkpoint.Checkpoint, path: Path, config: dict) -> Path:
 
 
 def test_defaults_are_the_model_configs_defaults():
+    from studio.core.denoising import bounds
+    from studio.core.denoising.schedule import ScheduleConfig
+    from studio.core.denoising.unet import UNetConfig
     from studio.core.families.autoregressive import config as ar
     from studio.core.families.autoregressive.pixelcnn import PixelCNNConfig
     from studio.core.families.autoregressive.transformer import TransformerConfig
     from studio.core.families.autoregressive.vqvae import VQVAEConfig
-    from studio.core.families.diffusion import config as diffusion
-    from studio.core.families.diffusion.schedule import ScheduleConfig
-    from studio.core.families.diffusion.unet import UNetConfig
     from studio.core.families.gan import config as gan
     from studio.core.families.gan.model import GANConfig
     from studio.core.families.vae import config as vae
     from studio.core.families.vae.model import VAEConfig
 
-    pairs = [(diffusion.UNET_DEFAULTS, UNetConfig()), (diffusion.SCHEDULE_DEFAULTS, ScheduleConfig()),
+    pairs = [(bounds.UNET_DEFAULTS, UNetConfig()), (bounds.SCHEDULE_DEFAULTS, ScheduleConfig()),
              (vae.VAE_DEFAULTS, VAEConfig()), (gan.GAN_DEFAULTS, GANConfig()),
              (ar.PIXELCNN_DEFAULTS, PixelCNNConfig()), (ar.TRANSFORMER_DEFAULTS, TransformerConfig()),
              (ar.VQVAE_DEFAULTS, VQVAEConfig())]

@@ -59,12 +59,25 @@ class ImageFormat:
     height: int
     channels: int  # 1 or 3
     kind: str  # "grey", "binary" (only 0 and 255) or "rgb"
+    # A video family's images are filmstrips: ``frames`` frames of frame_width x height side by side.
+    frames: int = 1
 
     @property
     def shape(self) -> tuple[int, int, int]:
         return self.height, self.width, self.channels
 
+    @property
+    def frame_width(self) -> int:
+        return self.width // self.frames
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        """One frame's (height, width, channels): a still image's whole shape."""
+        return self.height, self.frame_width, self.channels
+
     def describe(self) -> str:
+        if self.frames > 1:
+            return f"{self.frames} frames of {self.frame_width}x{self.height} {self.kind}"
         return f"{self.width}x{self.height} {self.kind}"
 
 
@@ -179,11 +192,13 @@ class Family(ABC):
         if init is None:
             raise StudioError("This request starts from an input image, but its pixels were not given.")
         init = np.asarray(init)
-        if init.dtype != np.uint8 or init.shape != self.image_format.shape:
-            f = self.image_format
-            raise StudioError(f"The input image is {init.shape[1]}x{init.shape[0]} with {init.shape[-1]} "
-                              f"channel(s); {self.checkpoint.id} works on {f.describe()} images: drop the image "
-                              "again with this model selected.")
+        f = self.image_format
+        if init.dtype != np.uint8 or init.ndim != 3 or init.shape != f.frame_shape:
+            shown = f"{init.shape[1]}x{init.shape[0]} with {init.shape[-1]} channel(s)" if init.ndim == 3 else \
+                f"an array of shape {init.shape}"
+            wanted = f"{f.frame_width}x{f.height} {f.kind} first frames" if f.frames > 1 else f"{f.describe()} images"
+            raise StudioError(f"The input image is {shown}; {self.checkpoint.id} works on {wanted}: drop the "
+                              "image again with this model selected.")
         if content_hash(init) != request.init_image:
             raise StudioError("The input image's pixels do not match the hash the request names.")
         return init

@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from studio.core import checkpoint
+from studio.core.denoising.schedule import ScheduleConfig
+from studio.core.denoising.unet import UNetConfig
 from studio.core.errors import TrainingError
 from studio.core.families.diffusion.family import DiffusionFamily
 from studio.core.families.diffusion.model import build, diffusion_loss
-from studio.core.families.diffusion.schedule import ScheduleConfig
-from studio.core.families.diffusion.unet import UNetConfig
 from studio.core.training.trainer import TrainConfig, Trainer, TrainTask, state_path
 
 

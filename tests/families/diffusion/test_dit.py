@@ -4,10 +4,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from studio.core.families.diffusion.conditioning import pack
+from studio.core.denoising.conditioning import pack
+from studio.core.denoising.schedule import NoiseSchedule
 from studio.core.families.diffusion.config import DIT_DEFAULTS
 from studio.core.families.diffusion.dit import DiT, DiTConfig
-from studio.core.families.diffusion.schedule import NoiseSchedule
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from studio.core.denoising.schedule import NoiseSchedule
 from studio.core.errors import CheckpointError
 from studio.core.families.diffusion.model import build, diffusion_loss, to_eps
-from studio.core.families.diffusion.schedule import NoiseSchedule
 from studio.core.families.diffusion.train import model_config, warm_start
 from tests.conftest import make_tiny_checkpoint
 

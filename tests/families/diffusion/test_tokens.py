@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from studio.core.families.diffusion.conditioning import CrossAttention
-from studio.core.families.diffusion.unet import UNet, UNetConfig
+from studio.core.denoising.conditioning import CrossAttention
+from studio.core.denoising.unet import UNet, UNetConfig
 from studio.core.prompt.blend import embed_prompts
 from studio.core.prompt.encoder import EMBED_DIM, shared_encoder
 from studio.core.prompt.packed import pack, pooled, tokens

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .conditioning import CrossAttention, pooled, tokens
-from .unet import timestep_embedding
+from ...denoising.conditioning import CrossAttention, pooled, tokens
+from ...denoising.unet import timestep_embedding
 
 
 @dataclass

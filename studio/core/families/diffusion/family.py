@@ -14,6 +14,7 @@ import torch
 
 from ... import checkpoint as ckpt_io
 from ...accel import Accel
+from ...denoising.samplers import Sampler, continuing, make_sampler, noise_level
 from ...errors import StudioError
 from ...events import Frame
 from ...pixels import from_signed, to_signed
@@ -23,7 +24,6 @@ from ...request import GenerationRequest, image_generators
 from ..base import EvalSetup, Family, ImageFormat, register
 from .latent import LatentSpace
 from .model import build, to_eps
-from .samplers import Sampler, continuing, make_sampler, noise_level
 
 LATENT_PREVIEWS = ("decode", "linear")  # how a latent model shows its per-step predictions
 

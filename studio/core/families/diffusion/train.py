@@ -9,18 +9,18 @@ import torch
 from ... import checkpoint as ckpt_io
 from ...data import fashion_mnist
 from ...data.batches import CaptionTable, caption_conditions, captioned_batches
+from ...denoising.bounds import SCHEDULES
+from ...denoising.samplers import DDIMSampler
+from ...denoising.schedule import ScheduleConfig
+from ...denoising.unet import UNetConfig
 from ...errors import CheckpointError, StudioError
 from ...pixels import from_signed, to_signed
 from ...prompt.encoder import EMBED_DIM, PromptEncoder
 from ...training.stream import Mapped, check_same
 from ...training.trainer import TrainTask
 from .autoencoder import autoencoder_state
-from .config import SCHEDULES
 from .latent import PREFIX, LatentSpace
 from .model import ARCHS, PREDICTIONS, build, diffusion_loss, to_eps
-from .samplers import DDIMSampler
-from .schedule import ScheduleConfig
-from .unet import UNetConfig
 
 
 def preview_grid(model, schedule, conds: torch.Tensor, steps: int = 20, guidance: float = 3.0,

@@ -5,6 +5,7 @@ say which colour belongs to which shape, the tokens can."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -135,29 +136,54 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """cond: the pooled (N, cond_dim) vector, or with ``context_dim`` the packed condition
-        (studio.core.families.diffusion.conditioning); None means no condition."""
+        (studio.core.denoising.conditioning); None means no condition."""
+        return self.denoise(self.conv_in(x), t, cond)
+
+    def denoise(self, h: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None,
+                mix: Callable[[str, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """The network after ``conv_in``. ``mix(name, h)`` runs after every block ("down3", "mid",
+        "up1"...): the video U-Net mixes its frames there (the image U-Net passes ``h`` through)."""
         c = self.config
         emb = self.time_mlp(timestep_embedding(t, c.emb_dim))
         if cond is None and c.context_dim:
-            cond = torch.zeros(x.shape[0], 1, c.context_dim + 1, device=x.device, dtype=x.dtype)
+            cond = torch.zeros(h.shape[0], 1, c.context_dim + 1, device=h.device, dtype=h.dtype)
         if self.cond_proj is not None:
-            vec = pooled(cond) if cond is not None else torch.zeros(x.shape[0], c.cond_dim, device=x.device,
-                                                                    dtype=x.dtype)
+            vec = pooled(cond) if cond is not None else torch.zeros(h.shape[0], c.cond_dim, device=h.device,
+                                                                    dtype=h.dtype)
             emb = emb + self.cond_proj(vec)
-        h = self.conv_in(x)
+        mix = mix or (lambda name, h: h)
         hs = [h]
-        for layer in self.down:
+        for i, layer in enumerate(self.down):
             h = self._run(layer, h, emb, cond)
+            if isinstance(layer, nn.ModuleList):
+                h = mix(f"down{i}", h)
             hs.append(h)
         for layer in self.mid:
             h = layer(h, emb) if isinstance(layer, ResBlock) else layer(h, cond)
-        for layer in self.up:
+        h = mix("mid", h)
+        for i, layer in enumerate(self.up):
             if isinstance(layer, nn.Upsample):
                 # odd sizes (7 -> 14 is fine, but 28/2/2 rounding) are matched to the skip below
                 h = F.interpolate(h, size=hs[-1].shape[-2:], mode="nearest")
             else:
-                h = self._run(layer, torch.cat([h, hs.pop()], dim=1), emb, cond)
+                h = mix(f"up{i}", self._run(layer, torch.cat([h, hs.pop()], dim=1), emb, cond))
         return self.conv_out(F.silu(self.norm_out(h)))
+
+    def block_names(self) -> list[tuple[str, int, int]]:
+        """(name, channels, level) of every block ``mix`` is called after, in order."""
+        names, level = [], 0
+        for i, layer in enumerate(self.down):
+            if isinstance(layer, nn.ModuleList):
+                names.append((f"down{i}", layer[0].conv1.out_channels, level))
+            else:
+                level += 1
+        names.append(("mid", self.mid[0].conv1.out_channels, level))
+        for i, layer in enumerate(self.up):
+            if isinstance(layer, nn.Upsample):
+                level -= 1
+            else:
+                names.append((f"up{i}", layer[0].conv1.out_channels, level))
+        return names
 
     @staticmethod
     def _run(layer: nn.Module, h: torch.Tensor, emb: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:

@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from studio.core.families.diffusion.samplers import DDIMSampler, DDPMSampler, make_sampler
-from studio.core.families.diffusion.schedule import NoiseSchedule, ScheduleConfig
+from studio.core.denoising.samplers import DDIMSampler, DDPMSampler, make_sampler
+from studio.core.denoising.schedule import NoiseSchedule, ScheduleConfig
 
 SCHEDULES = [NoiseSchedule(ScheduleConfig(kind="cosine")), NoiseSchedule(ScheduleConfig(kind="linear"))]
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...prompt.packed import pack, pooled, tokens, unpacked
+from ..prompt.packed import pack, pooled, tokens, unpacked
 
 __all__ = ["CrossAttention", "pack", "pooled", "tokens", "unpacked"]
 

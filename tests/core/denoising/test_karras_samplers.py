@@ -13,8 +13,8 @@ from PIL import Image
 
 from studio.cli import main
 from studio.core.catalog import CATALOG
-from studio.core.families.diffusion.samplers import KarrasSampler, make_sampler
-from studio.core.families.diffusion.schedule import NoiseSchedule, ScheduleConfig
+from studio.core.denoising.samplers import KarrasSampler, make_sampler
+from studio.core.denoising.schedule import NoiseSchedule, ScheduleConfig
 from studio.store.inputs import store_input
 from studio.store.pngmeta import read_settings
 from studio.store.registry import load_model
