@@ -65,7 +65,7 @@ def main() -> None:
 
 def _evaluations(model, name: str, steps: int, sigma_max: float | None) -> int:
     """Model evaluations of one run (Heun takes two per step but the last)."""
-    from studio.core.families.diffusion.samplers import make_sampler
+    from studio.core.denoising.samplers import make_sampler
 
     s = make_sampler(name, model.schedule, sigma_max=sigma_max)
     s.set_timesteps(steps)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 from ..core.catalog import CATALOG, families_that
@@ -84,6 +85,18 @@ def add_eval(subparsers) -> None:
     ad.add_argument("--seed", type=int, default=0)
     _output_args(ad)
     ad.set_defaults(func=_eval_adherence)
+    vd = ev.add_parser("video", help="a video model on moving Shapes: motion, object and colour adherence, "
+                       "temporal consistency and per-frame Frechet distance, beside real clips' figures")
+    vd.add_argument("checkpoint", nargs="?", help="a .safetensors path or registered id of a video model")
+    vd.add_argument("--checkpoint", dest="checkpoint_option", metavar="CHECKPOINT", help="the same, as an option")
+    vd.add_argument("--n", type=int, default=4, help="clips per prompt (%(default)s; 36 prompts)")
+    vd.add_argument("--steps", type=int, default=20, help="(default: %(default)s)")
+    vd.add_argument("--sampler", default="ddim", choices=_samplers(), help="(default: %(default)s)")
+    vd.add_argument("--guidance", type=float, default=3.0, help="(default: %(default)s)")
+    vd.add_argument("--seed", type=int, default=0)
+    vd.add_argument("--threads", type=int, default=0)
+    _output_args(vd)
+    vd.set_defaults(func=_eval_video)
     fa = ev.add_parser("faces", help="a Faces GAN: Frechet distance and the measured attribute edit")
     fa.add_argument("--checkpoint", required=True)
     fa.add_argument("--classifier", default=str(resources_dir() / "classifiers" / "faces-attributes.safetensors"))
@@ -234,6 +247,68 @@ def format_adherence(m: dict) -> str:
              f"{s.get('guidance', '?')}, {m['images']} images", "", f"{'task':14} {'correct':>8}"]
     lines += [f"{task:14} {acc:8.3f}" for task, acc in m["tasks"].items()]
     lines.append(f"{'overall':14} {m['overall']:8.3f}   (GenEval for scale: SD 1.5 0.43, SDXL 0.55)")
+    return "\n".join(lines)
+
+
+def _eval_video(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from ..core.device import pick_device
+    from ..core.evaluation.quality import write_metrics_to_card
+    from ..core.evaluation.video import evaluate_video
+    from ..store.registry import load_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    name = args.checkpoint or args.checkpoint_option
+    if not name:
+        raise StudioError("eval video needs a checkpoint: genstudio eval video CHECKPOINT")
+    checkpoint = _resolve_checkpoint(name)
+    model = load_model(str(checkpoint), pick_device(args.device))
+    if not model.can("video"):
+        raise StudioError(f"{checkpoint.stem} makes still images, not clips: 'eval video' measures video models "
+                          "(train one with 'genstudio train video').")
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = tqdm(total=total, desc=stage, unit="clip" if stage == "generate" else "",
+                               dynamic_ncols=True, disable=args.quiet, leave=False)
+        bars[stage].update(done - bars[stage].n)
+
+    m = evaluate_video(model, n_per_prompt=args.n, steps=args.steps, sampler=args.sampler, guidance=args.guidance,
+                       seed=args.seed, progress=progress)
+    for bar in bars.values():
+        bar.close()
+    m["settings"]["command"] = "genstudio " + " ".join(shlex.quote(a) for a in getattr(args, "argv", []))
+    print(json.dumps(m, indent=2) if args.json else format_video(m))
+    if args.write_card:
+        print(f"wrote metrics to {write_metrics_to_card(checkpoint, m, key='video')}")
+    return 0
+
+
+def format_video(m: dict) -> str:
+    """The video evaluation as a table: generated clips beside real clips of the same prompts."""
+    s, real = m["settings"], m["real"]
+
+    def share(v: float | None) -> str:
+        return "   n/a" if v is None else f"{v:6.3f}"
+
+    lines = [f"{s.get('checkpoint', '?')}: {s.get('sampler', '?')} {s.get('steps', '?')} steps, guidance "
+             f"{s.get('guidance', '?')}, {m['clips']} clips ({s['prompts']} prompts x {s['n_per_prompt']}) of "
+             f"{s['frames']} frames {s['frame_size'][0]}x{s['frame_size'][1]}", "",
+             f"{'':34} {'model':>6} {'real':>6}"]
+    rows = [("motion adherence", "motion_adherence"), ("object adherence (per frame)", "object_adherence"),
+            ("colour adherence (per frame)", "colour_adherence"),
+            ("temporal consistency (per frame)", "temporal_consistency"),
+            ("clips consistent in >= 90% frames", "consistent_clips")]
+    lines += [f"{label:34} {share(m[key])} {share(real[key])}" for label, key in rows]
+    lines.append(f"{'per-frame Frechet distance':34} {m['fd_frames']:6.3f} {real['fd_frames']:6.3f}"
+                 "   (real: a second real set; lower is better)")
+    lines += ["", f"{'motion':20} {'model':>6} {'real':>6}"]
+    lines += [f"{motion:20} {share(v)} {share(real['motion_adherence_per_motion'].get(motion))}"
+              for motion, v in m["motion_adherence_per_motion"].items()]
     return "\n".join(lines)
 
 

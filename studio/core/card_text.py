@@ -145,6 +145,23 @@ def _sampling_speed(sp: dict, detail: bool) -> list[Row]:
                 f"the naive loop ({sp['naive_seconds_per_image']:.1f} s), batch {sp['batch']} on {sp['device']}")]
 
 
+def _video(v: dict, detail: bool) -> list[Row]:
+    real = v.get("real", {})
+    names = (("motion_adherence", "motion"), ("object_adherence", "object"), ("colour_adherence", "colour"),
+             ("temporal_consistency", "consistency"), ("consistent_clips", "clips >= 90% consistent"))
+    if not detail:
+        shown = ", ".join(f"{label} {v[key]:.2f}" for key, label in names if v.get(key) is not None)
+        return [Row(f"clips: {shown}; frame FD {v['fd_frames']:.2f} (real clips {real.get('fd_frames', 0):.2f})")]
+    rows = [Row(f"{'':26}{'model':>8}{'real':>8}")]
+    rows += [Row(f"{label:26}{v[key]:8.3f}{real.get(key, float('nan')):8.3f}") for key, label in names
+             if v.get(key) is not None]
+    rows.append(Row(f"{'frame FD':26}{v['fd_frames']:8.2f}{real.get('fd_frames', float('nan')):8.2f}"))
+    per_motion = v.get("motion_adherence_per_motion", {})
+    if per_motion:
+        rows.append(Row("motion adherence by motion: " + ", ".join(f"{m} {a:.2f}" for m, a in per_motion.items())))
+    return rows
+
+
 # Metric key on the card -> (section title, renderer), in the order they are shown.
 METRICS: dict[str, tuple[str, Callable[[dict, bool], list[Row]]]] = {
     "quality": ("Quality", _quality),
@@ -152,6 +169,7 @@ METRICS: dict[str, tuple[str, Callable[[dict, bool], list[Row]]]] = {
     "likelihood": ("Likelihood", _likelihood),
     "adherence": ("Prompt adherence", _adherence),
     "sampling_speed": ("Sampling speed", _sampling_speed),
+    "video": ("Video", _video),
 }
 
 

@@ -105,6 +105,12 @@ def _exif_user_comment(img: Image.Image) -> str | None:
     return raw if isinstance(raw, str) else None
 
 
+def parse_settings(text: str) -> tuple[GenerationRequest, int]:
+    """The request and batch index in a ``genstudio`` JSON text, wherever it was stored (a PNG chunk,
+    a GIF comment, an MP4 tag); RequestError (user-facing) when it is not valid settings."""
+    return _parse_genstudio(text)
+
+
 def _parse_genstudio(text: str) -> tuple[GenerationRequest, int]:
     if len(text) > MAX_SETTINGS_JSON:
         raise RequestError(f"the settings are too long to be ours ({len(text)} characters).")

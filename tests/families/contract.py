@@ -27,7 +27,7 @@ from tests.conftest import needs_fmnist
 
 # The capabilities with methods or request fields of their own ("attributes" is a latent-panel
 # feature with nothing to call on the Family).
-CHECKED = ("img2img", "encode", "decode", "redraw", "likelihood", "edits")
+CHECKED = ("img2img", "encode", "decode", "redraw", "likelihood", "edits", "video")
 FMNIST_SHAPE = (28, 28, 1)
 
 
@@ -243,22 +243,32 @@ class FamilyContract:
             refused(lambda: model.likelihood(limit=2))
         elif undeclared == "edits":
             refused(lambda: next(iter(model.debug_frames(req))))
+        elif undeclared == "video":  # nothing to call: its images are single frames
+            assert f.frames == 1 and f.frame_shape == f.shape
+            assert {fr.frames for fr in model.sample(req)} == {1}
         else:
             raise AssertionError(f"no refusal check for {undeclared!r}")
 
     # --- the declared capabilities, one check each -----------------------------------------------
     def check_img2img(self, model, req, **_) -> None:
         f = model.image_format
-        image = binary_pattern(f.shape)
+        image = binary_pattern(f.frame_shape)  # a clip starts from one frame
         h = store_input(image)
         assert np.array_equal(load_input(h), image)
         r = req.with_(init_image=h, batch_size=2)
-        shown = model.as_shown(image[None])
-        expected = image if shown is None else shown[0][0]
-        kept = model.generate(r.with_(strength=0.0), init=image)
-        assert kept.shape == (2, *f.shape)
-        for k in kept:
-            assert np.array_equal(k, expected), "strength 0 keeps the input as the family shows it"
+        if model.can("video"):  # the input is the clip's first frame; the model makes the rest
+            clips = model.generate(r, init=image)
+            assert clips.shape == (2, *f.shape)
+            for clip in clips:
+                assert np.array_equal(clip[:, : f.frame_width], image), "the clip starts with the input"
+            assert not np.array_equal(clips[0], model.generate(req.with_(batch_size=2))[0]), "the input matters"
+        else:
+            shown = model.as_shown(image[None])
+            expected = image if shown is None else shown[0][0]
+            kept = model.generate(r.with_(strength=0.0), init=image)
+            assert kept.shape == (2, *f.shape)
+            for k in kept:
+                assert np.array_equal(k, expected), "strength 0 keeps the input as the family shows it"
         frames = list(model.sample(r.with_(strength=0.5), init=load_input(h)))
         assert frames and [fr.final for fr in frames] == [False] * (len(frames) - 1) + [True]
         assert frames[-1].preview.shape == (2, *f.shape) and frames[-1].preview.dtype == np.uint8
@@ -281,6 +291,20 @@ class FamilyContract:
         assert edited.edits == ((1, "guidance", 4.0),)
         final = dbg.run()
         assert final.final and np.array_equal(final.preview, model.generate(edited))
+
+    def check_video(self, model, req, **_) -> None:
+        """Each image is a filmstrip of ``frames`` frames, every step's preview included."""
+        from studio.core.clips import filmstrip, frames_of
+
+        f = model.image_format
+        assert f.frames > 1 and f.width == f.frames * f.frame_width and f.frame_shape == (f.height, f.frame_width,
+                                                                                          f.channels)
+        frames = list(model.sample(req.with_(batch_size=2)))
+        assert {fr.frames for fr in frames} == {f.frames}
+        clips = frames_of(frames[-1].preview, f.frames)
+        assert clips.shape == (2, f.frames, *f.frame_shape)
+        assert np.array_equal(filmstrip(clips), frames[-1].preview)
+        assert len({clip.tobytes() for clip in clips[0]}) > 1, "the frames of a clip differ"
 
     def check_encode(self, model, req, **_) -> None:
         f = model.image_format

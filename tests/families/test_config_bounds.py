@@ -20,7 +20,8 @@ from studio.store.paths import resources_dir
 from tests import conftest
 
 MAKERS = {"diffusion": conftest.make_tiny_checkpoint, "vae": conftest.make_tiny_vae, "gan": conftest.make_tiny_gan,
-          "pixelcnn": conftest.make_tiny_pixelcnn, "transformer": conftest.make_tiny_ar_transformer}
+          "pixelcnn": conftest.make_tiny_pixelcnn, "transformer": conftest.make_tiny_ar_transformer,
+          "video": conftest.make_tiny_video}
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +49,13 @@ def test_defaults_are_the_model_configs_defaults():
     from studio.core.families.gan.model import GANConfig
     from studio.core.families.vae import config as vae
     from studio.core.families.vae.model import VAEConfig
+    from studio.core.families.video import config as video
+    from studio.core.families.video.model import VideoConfig
 
     pairs = [(bounds.UNET_DEFAULTS, UNetConfig()), (bounds.SCHEDULE_DEFAULTS, ScheduleConfig()),
              (vae.VAE_DEFAULTS, VAEConfig()), (gan.GAN_DEFAULTS, GANConfig()),
              (ar.PIXELCNN_DEFAULTS, PixelCNNConfig()), (ar.TRANSFORMER_DEFAULTS, TransformerConfig()),
-             (ar.VQVAE_DEFAULTS, VQVAEConfig())]
+             (ar.VQVAE_DEFAULTS, VQVAEConfig()), (video.VIDEO_DEFAULTS, VideoConfig())]
     for defaults, config in pairs:
         assert defaults == {k: tuple(v) if isinstance(v, list) else v for k, v in asdict(config).items()}
 
@@ -85,6 +88,13 @@ ABSURD = [
     ("pixelcnn", {("arch",): "lstm"}, "arch"),
     ("transformer", {("transformer", "vocab"): 17}, "transformer.vocab"),  # the VQ-VAE has 16 codes
     ("transformer", {("transformer", "dim"): 15}, "transformer.dim"),  # not a multiple of 2 heads
+    ("video", {("video", "frames"): 100_000}, "video.frames"),
+    ("video", {("video", "temporal_levels"): [5]}, "video.temporal_levels"),  # the U-Net has 2 levels
+    ("video", {("video", "heads"): 3}, "video.heads"),
+    ("video", {("video", "conditioning_frames"): "yes"}, "video.conditioning_frames"),
+    ("video", {("unet", "image_size"): 100_000}, "unet.image_size"),
+    ("video", {("unet", "in_channels"): 4}, "unet.in_channels"),
+    ("video", {("video",): None}, "video must be a JSON object"),
 ]
 
 
@@ -131,6 +141,13 @@ def _run(name: str, config: dict) -> None:
             c = model.config
             x = torch.zeros(1, c.in_channels, c.image_size, c.image_size)
             model(x, torch.zeros(1, dtype=torch.long), torch.zeros(1, c.cond_dim) if c.cond_dim else None)
+        elif name == "video":
+            from studio.core.families.video.model import build as build_video
+
+            model, _ = build_video(config)
+            c = model.config
+            x = torch.zeros(1, c.in_channels, model.video.frames, c.image_size, c.image_size)
+            assert model(x, torch.zeros(1, dtype=torch.long), None).shape == x.shape
         elif name == "vae":
             from studio.core.families.vae.model import VAE, VAEConfig
 

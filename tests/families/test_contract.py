@@ -15,6 +15,7 @@ from tests.conftest import (
     make_tiny_gan,
     make_tiny_pixelcnn,
     make_tiny_vae,
+    make_tiny_video,
 )
 from tests.families import toy
 from tests.families.contract import FamilyContract, raster
@@ -191,3 +192,23 @@ class TestToyContract(FamilyContract):
 
     def make_checkpoint(self, path):
         return toy.make_toy_checkpoint(path)
+
+
+class TestVideoContract(FamilyContract):
+    """Video diffusion: every image is a filmstrip, an input image is the first frame."""
+
+    info = CATALOG["video"]
+    request_changes = {"steps": 3, "sampler": "ddim", "guidance": 2.5}
+    batch_tolerance = 1
+
+    def make_checkpoint(self, path):
+        return make_tiny_video(path)
+
+
+class TestVideoDPMContract(TestVideoContract):
+    """A multistep sampler, and a model without token cross-attention (the pooled prompt only)."""
+
+    request_changes = {"steps": 4, "sampler": "dpm++2m", "guidance": 2.0}
+
+    def make_checkpoint(self, path):
+        return make_tiny_video(path, tokens=False)

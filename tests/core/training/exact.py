@@ -26,6 +26,10 @@ class FakeEncoder:
             out.append(v / v.norm())
         return torch.stack(out)
 
+    def encode_tokens(self, texts: list[str]) -> list[torch.Tensor]:
+        """One fixed vector per word ('' has no tokens), for models that read the prompt's tokens."""
+        return [self.encode(t.split()) if t.strip() else torch.zeros(0, 384) for t in texts]
+
 
 def state_tensors(trainer: Trainer) -> dict[str, torch.Tensor]:
     tensors = {f"model.{k}": v for k, v in trainer.model.state_dict().items()}

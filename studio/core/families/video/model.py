@@ -126,8 +126,8 @@ def init_from_image(model: VideoUNet, image_state: dict[str, torch.Tensor]) -> i
     copied = 0
     for key, value in image_state.items():
         if key not in state:
-            raise KeyError(key)
-        if key == "conv_in.weight" and state[key].shape != value.shape:
+            raise ValueError(f"{key}: the video model has no such layer")
+        if key == "conv_in.weight" and state[key].shape[0] == value.shape[0] and state[key].shape[2:] == value.shape[2:]:
             state[key] = torch.zeros_like(state[key])
             state[key][:, : value.shape[1]] = value
         elif state[key].shape != value.shape:

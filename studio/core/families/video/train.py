@@ -54,11 +54,15 @@ def model_config(*, frames: int = FRAMES, base_channels: int = 32, prediction: s
 
 class ClipBatches:
     """Freshly rendered moving-Shapes clips with their captions' packed conditions (a share p_uncond
-    zeroed) and, for a share p_first of them, their first frame given. Resumable: batch b holds clips
+    zeroed) and, for a share p_first of them, their first frame given. ``frames`` fewer than the data's
+    16 keeps evenly spaced ones (the same motion at a lower frame rate). Resumable: batch b holds clips
     b*B.. of data set ``seed``; the draws come from a generator whose state is saved."""
 
     def __init__(self, encoder: PromptEncoder, batch_size: int, seed: int, p_uncond: float, p_first: float,
-                 device: str) -> None:
+                 device: str, frames: int = FRAMES) -> None:
+        if not 1 <= frames <= FRAMES:
+            raise ValueError(f"clips have 1 to {FRAMES} frames, not {frames}")
+        self.keep = np.linspace(0, FRAMES - 1, frames).round().astype(int)
         self.encoder, self.batch_size, self.seed = encoder, batch_size, seed
         self.p_uncond, self.p_first, self.device = p_uncond, p_first, device
         self.g = torch.Generator().manual_seed(seed + 1)
@@ -75,7 +79,7 @@ class ClipBatches:
             self._clips = clip_batches(self.batch_size, self.seed, first=self.batch)
         videos, texts = next(self._clips)
         self.batch += 1
-        x = clips_to_signed(videos)
+        x = clips_to_signed(videos[:, self.keep])
         cond = caption_conditions(self.encoder, texts, tokens=True)
         cond[torch.rand(len(texts), generator=self.g) < self.p_uncond] = 0.0
         given = given_frames(x[:, :, 0], tuple(x.shape))
@@ -149,7 +153,7 @@ def video_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: i
     preview = caption_conditions(encoder, list(PREVIEW), tokens=True)
     return TrainTask(
         family="video", model=model, config=config, loss=loss,
-        batches=ClipBatches(encoder, batch_size, seed, p_uncond, p_first, device),
+        batches=ClipBatches(encoder, batch_size, seed, p_uncond, p_first, device, frames),
         samples=lambda ema: preview_strips(ema, sched, preview, prediction),
         card={"data": {"dataset": "moving shapes (procedural, studio.core.data.moving_shapes)",
                        "split": "rendered afresh per batch", "frames": frames, "p_uncond": p_uncond},
