@@ -19,4 +19,4 @@ PY=${PYTHON:-python3}
 # torch first and pinned: this exact version resolves to the CPU build; the project's own range
 # (torch>=2.3) is then already satisfied and pip downloads no CUDA build.
 .venv/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[gui,test]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[gui,test,pipelines]"

@@ -11,7 +11,7 @@ from ..core.errors import StudioError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import compare, generate, grid, models, train
+    from . import compare, doctor, generate, grid, models, train
     from . import eval as eval_cmds
 
     p = argparse.ArgumentParser(prog="genstudio", description="Generative Studio, headless.")
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_cmds.add_eval(sub)
     compare.add_compare(sub)
     grid.add_grid(sub)
+    doctor.add_doctor(sub)
     return p
 
 

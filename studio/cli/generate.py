@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..core.catalog import CATALOG, families_that
 from ..core.errors import StudioError
@@ -30,7 +31,11 @@ def add_generate(subparsers) -> None:
     g.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     g.add_argument("--sampler", help="the model's sampler; " + _samplers_help())
     g.add_argument("--eta", type=float, default=0.0, help="DDIM stochasticity (0 deterministic, 1 = DDPM)")
-    g.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale")
+    g.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's, 3 for the "
+                                                   "studio's models, 7 for Stable Diffusion)")
+    g.add_argument("--width", type=int, help="models that draw at any size (Stable Diffusion): image width in pixels "
+                                             "(default: the model's own)")
+    g.add_argument("--height", type=int, help="with --width: image height (default: the model's own)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--latent", help=f"families with a latent vector ({', '.join(families_that('decode'))}): decode "
                    "this vector instead of drawing one: numbers separated by spaces or commas, e.g. --latent=-0.5,1.25")
@@ -53,6 +58,9 @@ def add_generate(subparsers) -> None:
     g.add_argument("--scale", type=int, default=1, help=f"enlarge the saved files N times (1..{MAX_SCALE}), "
                    "each pixel an NxN block; the settings in a PNG reproduce the model's own output, so compare "
                    "a reproduction scaled the same way (or every Nth pixel of the file)")
+    g.add_argument("--video", choices=["gif", "mp4"], help=f"models that make clips ({', '.join(families_that('video'))})"
+                   ": also write each clip as a GIF or MP4 beside its PNG filmstrip, carrying the same settings")
+    g.add_argument("--fps", type=float, default=8.0, help="with --video: frames per second")
     g.add_argument("--device", default="auto")
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(func=_generate)
@@ -80,6 +88,8 @@ def _generate(args: argparse.Namespace) -> int:
         raise StudioError(f"--scale must be between 1 and {MAX_SCALE} (got {args.scale}).")
     if 0 <= args.seed <= MAX_SEED < args.seed + args.num - 1:
         raise StudioError(f"--seed {args.seed} with --num {args.num} runs past the largest seed, {MAX_SEED}.")
+    if args.video and not 0 < args.fps <= 60:
+        raise StudioError(f"--fps must be above 0 and at most 60 (got {args.fps}).")
     latent = _parse_latent(args.latent)
     if latent and args.num != 1:
         raise StudioError("--latent makes exactly one image; leave out --num.")
@@ -90,6 +100,8 @@ def _generate(args: argparse.Namespace) -> int:
 
     checkpoint = args.checkpoint or _default_checkpoint(args.family, quiet=args.quiet)
     model = load_model(checkpoint, pick_device(args.device), family=args.family)
+    if args.video:
+        model.require("video")
     if latent:
         model.require("decode")
         if len(latent) != model.latent_dim:
@@ -101,19 +113,25 @@ def _generate(args: argparse.Namespace) -> int:
 
         model.require("img2img")
         fmt = model.image_format
-        init, note = load_for_model(args.init_image, fmt.width, fmt.channels)
+        init, note = load_for_model(args.init_image, fmt.frame_width, fmt.channels)  # a clip's: its first frame
         init_hash = store_input(init)
         if not args.quiet:
             print(f"input image: {note}", file=sys.stderr)
     default = model.default_request()
+    if (args.width or args.height) and "size" not in model.controls:
+        raise StudioError(f"{model.checkpoint.id} draws {default.width}x{default.height} images only; --width and "
+                          "--height are for models that draw at any size.")
     request = default.with_(
         prompt=args.prompt, negative_prompt=args.negative_prompt, steps=args.steps,
-        sampler=args.sampler or default.sampler, guidance=args.guidance, seed=args.seed, eta=args.eta, latent=latent,
+        sampler=args.sampler or default.sampler, seed=args.seed, eta=args.eta, latent=latent,
+        guidance=default.guidance if args.guidance is None else args.guidance,
+        width=args.width or default.width, height=args.height or default.height,
         truncation=args.truncation, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         init_image=init_hash, strength=args.strength)
     request = model.resolve(request)  # refused here, with the family's message, before anything is drawn
     _load_text_encoder(model, request, quiet=args.quiet)
-    _write_images(model, request, args.num, init, plan, scale=args.scale, quiet=args.quiet)
+    video = (args.video, args.fps) if args.video else None
+    _write_images(model, request, args.num, init, plan, scale=args.scale, quiet=args.quiet, video=video)
     return 0
 
 
@@ -146,9 +164,11 @@ def _load_text_encoder(model, request, *, quiet: bool) -> None:
         print("loaded text encoder", file=sys.stderr)
 
 
-def _write_images(model, request, num: int, init, plan, *, scale: int, quiet: bool) -> None:
+def _write_images(model, request, num: int, init, plan, *, scale: int, quiet: bool,
+                  video: tuple[str, float] | None = None) -> None:
     """Draw ``num`` images in batches and write each one (atomically) as soon as its batch is made,
-    so a run that is stopped keeps every image it finished; the grid, if asked, comes last."""
+    so a run that is stopped keeps every image it finished; the grid, if asked, comes last.
+    ``video`` ("gif" or "mp4", fps): each clip also as a video file beside its PNG."""
     import numpy as np
     from tqdm import tqdm
 
@@ -186,6 +206,9 @@ def _write_images(model, request, num: int, init, plan, *, scale: int, quiet: bo
                                       "written before it).") from None
                 written += 1
                 tqdm.write(str(path), file=sys.stdout)
+                if video is not None:
+                    tqdm.write(str(_write_clip(path, image, model.image_format.frames, req, i, *video)),
+                               file=sys.stdout)
             if plan.grid is not None:
                 made.append(images)
     finally:
@@ -198,3 +221,14 @@ def _write_images(model, request, num: int, init, plan, *, scale: int, quiet: bo
         except OSError as e:
             raise StudioError(f"Could not write the grid {plan.grid}: {e.strerror or e}.") from None
         print(plan.grid)
+
+
+def _write_clip(png: Path, strip, frames: int, request, index: int, kind: str, fps: float) -> Path:
+    from ..core.clips import frames_of
+    from ..store.video_files import write_video
+
+    path = png.with_suffix(f".{kind}")
+    try:
+        return write_video(path, frames_of(strip, frames), fps=fps, request=request, batch_index=index)
+    except OSError as e:
+        raise StudioError(f"Could not write {path}: {e.strerror or e}.") from None

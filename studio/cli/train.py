@@ -33,7 +33,8 @@ OPTION_FLAGS: dict[str, dict[str, str]] = {
               "downsample": "downsample", "mixtures": "mixtures"},
     "autoencoder": {"channels": "base_channels", "latent_channels": "latent_channels"},
     "ar-transformer": {"dim": "dim", "layers": "layers", "heads": "heads", "captions": "captions"},
-    "video": {"channels": "base_channels", "min_snr": "min_snr_gamma", "p_first": "p_first"},
+    "video": {"channels": "base_channels", "min_snr": "min_snr_gamma", "p_first": "p_first",
+              "shared_noise": "shared_noise"},
 }
 # Per command: inputs that are files, not settings; given to the task builder as they are.
 FILE_FLAGS: dict[str, tuple[str, ...]] = {"gan": ("attribute_classifier",), "ar-transformer": ("tokenizer",),
@@ -168,8 +169,11 @@ def add_train(subparsers):
                     help=_help("video", "min_snr_gamma", "min-SNR-gamma loss weighting (0: uniform)"))
     vd.add_argument("--p-first", type=float,
                     help=_help("video", "p_first", "share of clips trained with their first frame given"))
+    vd.add_argument("--shared-noise", type=float,
+                    help=_help("video", "shared_noise", "share of the noise variance all frames have in common "
+                                                        "(mixed noise prior; 0: independent frames)"))
     vd.add_argument("--init", help="start the image layers from this image diffusion checkpoint (diffusion-shapes: "
-                                   "the same U-Net, reading the prompt's tokens)")
+                                   "the same U-Net, reading the prompt's tokens), or go on from a video checkpoint")
 
     fc = tr.add_parser("face-classifier", help="train the Faces attribute classifier")
     fc.add_argument("--out", required=True)

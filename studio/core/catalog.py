@@ -18,9 +18,11 @@ CAPABILITIES = {
     "video": "make clips: each image is a filmstrip of ImageFormat.frames frames side by side, played and "
              "exported as GIF or MP4 (an input image is the clip's first frame)",
 }
-# The controls a family may offer in the UI; each is a field (or fields) of GenerationRequest.
+# The controls a family may offer in the UI; each is a field (or fields) of GenerationRequest. "size" is
+# width and height: a family with it makes images of the size asked; every other family fills in its
+# model's fixed size.
 CONTROLS = frozenset({"prompt", "negative_prompt", "steps", "sampler", "guidance", "seed", "batch", "latent",
-                      "truncation", "temperature", "top_k", "top_p"})
+                      "truncation", "temperature", "top_k", "top_p", "size"})
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,16 @@ CATALOG: dict[str, FamilyInfo] = {
         "objects stay consistent. The preview shows every frame's current guess as a filmstrip. Given "
         "an input image, it makes a clip that starts from it.",
         frozenset({"img2img", "video"}), "studio.core.families.video", "step",
+    ),
+    "pipeline": FamilyInfo(
+        "pipeline", "Stable Diffusion (your model)",
+        frozenset({"prompt", "negative_prompt", "steps", "sampler", "guidance", "seed", "batch", "size"}),
+        ("dpm++2m", "ddim", "ddpm", "dpm++2m-karras", "euler", "heun"),
+        "A Stable Diffusion 1.x/2.x model you already have (a diffusers folder or a single .safetensors "
+        "file, read from disk, never downloaded), run by the studio's own samplers: its U-Net denoises a "
+        "latent under the CLIP text encoder's reading of the prompt, and its VAE decodes the result. The "
+        "preview maps each step's predicted latent to colours linearly (or decodes it every few steps).",
+        frozenset({"img2img"}), "studio.core.families.pipeline", "step",
     ),
 }
 

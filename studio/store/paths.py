@@ -1,6 +1,7 @@
-"""Where things live: shipped resources beside the package, user data under platformdirs."""
+"""Where things live: shipped resources as package data, user data under platformdirs."""
 from __future__ import annotations
 
+import importlib.resources
 import os
 import re
 import time
@@ -9,10 +10,35 @@ from pathlib import Path
 import platformdirs
 
 APP = "generative-studio"
+APP_ID = "io.github.generativestudio.GenerativeStudio"  # the desktop entry's, icon's and AppStream id
+SHIPPED = "studio_resources"  # the package that carries resources/ and the icons in a wheel or bundle
+_REPO = Path(__file__).resolve().parent.parent.parent  # the clone, in an editable install
+
+
+def _shipped(folder: str) -> Path | None:
+    """``folder`` of the installed package studio_resources, or None where it holds no such folder: an
+    editable install maps the package to packaging/studio_resources, without the data, and an install
+    older than the package has none. A wheel and a PyInstaller bundle install it as plain files, so
+    importlib.resources gives a real path (the checkpoints are memory-mapped, so they must be files)."""
+    try:
+        root = importlib.resources.files(SHIPPED)
+    except ModuleNotFoundError:
+        return None
+    path = root.joinpath(folder)
+    return path if isinstance(path, Path) and path.is_dir() else None
 
 
 def resources_dir() -> Path:
-    return Path(__file__).resolve().parent.parent.parent / "resources"
+    """The shipped checkpoints, classifiers and tokenizers (its ``checkpoints/``, ``classifiers/`` and
+    ``tokenizers/``): the package data of an installed wheel or bundle, else the clone's resources/."""
+    shipped = _shipped("checkpoints")
+    return shipped.parent if shipped is not None else _REPO / "resources"
+
+
+def icon_file(size: int | None = None) -> Path:
+    """The app's icon: the SVG, or its PNG of ``size`` pixels (48, 128 or 256)."""
+    name = f"icon-{size}.png" if size else "icon.svg"
+    return (_shipped("icons") or _REPO / "packaging" / "linux" / "icons") / name
 
 
 def user_data_dir() -> Path:
@@ -82,6 +108,10 @@ def clean_stale_tmp(*folders: str | Path, older_than: float = STALE_TMP_AGE) -> 
 
 def clean_user_tmp() -> list[Path]:
     """At start-up: leftovers in every folder of user data that atomic writes go to (the queue and
-    phrases, user checkpoints, input images). The gallery cleans its own folders when it opens."""
-    data = user_data_dir()
+    phrases, user checkpoints, input images). The gallery cleans its own folders when it opens. A data
+    folder that cannot be made is left for its first real use to report (``genstudio doctor`` says why)."""
+    try:
+        data = user_data_dir()
+    except OSError:
+        return []
     return clean_stale_tmp(data, data / "checkpoints", inputs_dir())

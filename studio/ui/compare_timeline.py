@@ -18,8 +18,10 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.catalog import CATALOG
+from ..core.clips import frames_of
 from ..core.compare.timeline import Track
 from ..core.events import Frame
+from ..core.images import grid
 from ..store.registry import CheckpointInfo
 from .canvas import ImageCanvas
 
@@ -52,6 +54,7 @@ class CompareColumn(QFrame):
         self.track = Track()
         self.job: str | None = None  # the running (or waiting) job of this column
         self.shown_index: int | None = None
+        self.clip_frames = 1  # a clip's frames in each image (a filmstrip), shown wrapped in rows
         # No word wrap in a column: a wrapping label gives the row a height-for-width, and the scroll area
         # would then size the row to its preferred height instead of the space there is.
         self.header = QLabel()
@@ -124,6 +127,7 @@ class CompareColumn(QFrame):
     def add_frame(self, frame: Frame, t: float, status: str = "") -> None:
         """Keep the frame for the timeline; show the latest (at ``t``) at the screen's pace."""
         self.track.add(frame)
+        self.clip_frames = frame.frames
         self._pending = (t, status or self.status.text())
         if frame.final:
             self._paint_timer.stop()
@@ -146,7 +150,12 @@ class CompareColumn(QFrame):
         if i is None:
             self.canvas.clear(f"first frame at t = {self.track.times[0]:.2f}" if len(self.track) else None)
         else:
-            self.canvas.set_image(to_qimage(self.track.images[i]))
+            self.canvas.set_image(to_qimage(self.shown_image(self.track.images[i])))
+
+    def shown_image(self, image: np.ndarray) -> np.ndarray:
+        """What the canvas shows of a track image: a clip's filmstrip (T frames side by side, far too
+        thin for a column) wrapped into a near-square grid of its frames, in order; a still image as is."""
+        return grid(frames_of(image, self.clip_frames), pad=1) if self.clip_frames > 1 else image
 
     def shown_raw(self) -> np.ndarray | None:
         """The shown image in the model's own format (for the neighbour search)."""

@@ -25,12 +25,13 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLargeIntSpinBox  # after PySide6: qtpy then uses the binding already imported
 
-from ..core.catalog import FamilyInfo
+from ..core.catalog import CATALOG, FamilyInfo
 from ..core.errors import RequestError
 from ..core.request import (
     DEFAULT_STEPS,
     MAX_BATCH,
     MAX_SEED,
+    MAX_SIDE,
     MAX_STEPS,
     MAX_TEMPERATURE,
     MAX_TOP_K,
@@ -66,7 +67,7 @@ def _fits(value: float) -> bool:
 class ControlsPanel(QWidget):
     # Each form row's control key (a family's CATALOG controls); "eta" shows with the DDIM sampler.
     ROWS = ("steps", "sampler", "eta", "guidance", "truncation", "temperature", "top_k", "top_p", "seed", "batch",
-            "img2img")
+            "size", "img2img")
     generateClicked = Signal()
     cancelClicked = Signal()
     initCleared = Signal()  # × pressed: forget the input image
@@ -102,6 +103,12 @@ class ControlsPanel(QWidget):
         self.randomize = QToolButton(text="New")
         self.randomize.setToolTip("Draw a new random seed")
         self.batch = QSpinBox(minimum=1, maximum=MAX_BATCH, value=1)
+        # Families whose models draw at any size (a Stable Diffusion pipeline): width and height.
+        self.image_width = QSpinBox(minimum=8, maximum=MAX_SIDE, value=512, singleStep=8, suffix=" px")
+        self.image_height = QSpinBox(minimum=8, maximum=MAX_SIDE, value=512, singleStep=8, suffix=" px")
+        self.image_width.setToolTip("Image width: a multiple of the model's latent factor (8 for Stable Diffusion)")
+        self.image_height.setToolTip("Image height: a multiple of the model's latent factor (8 for Stable Diffusion)")
+        self.sized = False  # the family's models take the size asked for
         # Image-to-image: the input (by hash in the inputs store; the session owns it), shown small, and
         # how far to noise it.
         self.init_image = ""
@@ -137,9 +144,15 @@ class ControlsPanel(QWidget):
         form.addRow("Top-p", self.top_p)
         form.addRow("Seed", seed_row)
         form.addRow("Batch", self.batch)
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.image_width, 1)
+        size_row.addWidget(QLabel("×"))
+        size_row.addWidget(self.image_height, 1)
+        form.addRow("Size", size_row)
         init_row = QHBoxLayout()
         init_row.addWidget(self.init_view)
-        init_row.addWidget(QLabel("strength"))
+        self.strength_label = QLabel("strength")
+        init_row.addWidget(self.strength_label)
         init_row.addWidget(self.strength, 1)
         init_row.addWidget(self.clear_init)
         form.addRow("Input image", init_row)
@@ -168,6 +181,15 @@ class ControlsPanel(QWidget):
         for row, key in enumerate(self.ROWS):
             self.form.setRowVisible(row, key in info.controls or (key == "eta" and "ddim" in info.samplers)
                                     or (key == "img2img" and info.can("img2img")))
+        self.sized = "size" in info.controls
+        for w in (self.strength_label, self.strength):  # a clip's input is its first frame: nothing to weigh
+            w.setVisible(not info.can("video"))
+
+    def set_size(self, width: int, height: int, step: int = 8) -> None:
+        """A model that draws at any size: its native size, and the multiple its sizes come in."""
+        for box, value in ((self.image_width, width), (self.image_height, height)):
+            box.setSingleStep(step)
+            box.setValue(value)
 
     def new_seed(self) -> None:
         self.seed.setValue(random.randint(0, MAX_SEED))
@@ -187,6 +209,8 @@ class ControlsPanel(QWidget):
 
     def fill(self, request: GenerationRequest) -> GenerationRequest:
         values = {name: widget.value() for name, (_, widget) in self._fields().items()}
+        if self.sized:  # other families' sizes are their models' own (resolve fills them)
+            values |= {"width": self.image_width.value(), "height": self.image_height.value()}
         return request.with_(sampler=self.sampler.currentText() or request.sampler, **values)
 
     def check(self, request: GenerationRequest) -> None:
@@ -209,6 +233,9 @@ class ControlsPanel(QWidget):
             self.sampler.setCurrentText(request.sampler)
         for name, (_, widget) in self._fields().items():
             widget.setValue(getattr(request, name))
+        if "size" in CATALOG[request.family].controls:
+            self.image_width.setValue(request.width)
+            self.image_height.setValue(request.height)
 
     def set_init_image(self, h: str, image: np.ndarray | None) -> None:
         """Use the stored input ``h``, shown from ``image`` (None: not shown yet, its pixels are being

@@ -165,6 +165,8 @@ class LatentExplorer(QObject):
 
     def _prior_ready(self, ev: JobEvent) -> None:
         tag, z = ev.tag, ev.result
+        if self.model is None or self.panel.basis is None:  # the model was switched away meanwhile: stale
+            return
         if tag == "panel":
             self.panel.set_latent(z)
         elif tag == "follow":
@@ -174,6 +176,8 @@ class LatentExplorer(QObject):
 
     def _encoded(self, ev: JobEvent) -> None:
         tag, enc = ev.tag, ev.result
+        if self.model is None or self.panel.basis is None:  # the model was switched away meanwhile: stale
+            return
         z, image, recon, note = enc.z, enc.image, enc.reconstruction, enc.note
         if tag == "panel":
             self.panel.show_encoded(image, recon, note)

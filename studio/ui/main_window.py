@@ -105,6 +105,9 @@ class MainWindow(QMainWindow):
 
         self.model_panel.familyChanged.connect(self._family_changed)
         self.model_panel.checkpointChanged.connect(self._checkpoint_changed)
+        self.model_panel.addFailed.connect(lambda why: self.notify(why, error=True))
+        self.model_panel.modelAdded.connect(lambda info: self.notify(f"Added {info.id}: it is listed under "
+                                                                     f"{CATALOG[info.family].label}."))
         lx = self.latent
         lx.imageDecoded.connect(self._show_decoded)
         lx.message.connect(lambda text, error: self.notify(text, error=error))
@@ -126,7 +129,9 @@ class MainWindow(QMainWindow):
         self.controls.initCleared.connect(session.clear_input)
         self.preview.noisyToggled.connect(self._want_noisy)
         self.preview.pixelClicked.connect(self.redraw_after)
-        self.preview.imageDropped.connect(self.set_input_image)
+        self.preview.imageDropped.connect(self._dropped_on_preview)
+        self.preview.player.message.connect(lambda text, error: self.notify(text, error=error))
+        self.gallery.message.connect(lambda text, error: self.notify(text, error=error))
         self.blend.usePrompt.connect(lambda text: self.prompt_panel.set_text(text, self.prompt_panel.negative_text()))
         self.blend.generateWanted.connect(lambda text: self.submit_prompts([text]))
         self.blend.sweepWanted.connect(self.sweep)
@@ -188,7 +193,7 @@ class MainWindow(QMainWindow):
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        open_png = QAction("Load settings from PNG…", self)
+        open_png = QAction("Load settings from PNG, GIF or MP4…", self)
         open_png.triggered.connect(self._ask_load_png)
         file_menu.addAction(open_png)
         export = QAction("Export last run as GIF…", self)
@@ -299,8 +304,14 @@ class MainWindow(QMainWindow):
             self.notify(f"Settings restored from gallery item {item.id}.")
 
     def load_png(self, path: str | Path) -> bool:
+        """Restore the settings a studio file carries: a PNG (its text chunks), or a GIF or MP4 clip
+        (studio.store.video_files); a message says what was restored, or why nothing was."""
+        from ..store.video_files import VIDEO_SUFFIXES, read_video_settings  # a clip file's settings
+
+        path = Path(path)
+        read = read_video_settings if path.suffix.lower() in VIDEO_SUFFIXES else read_settings
         try:
-            req, index = read_settings(Path(path))
+            req, index = read(path)
         except StudioError as e:
             self.notify(str(e), error=True)
             return False
@@ -325,14 +336,26 @@ class MainWindow(QMainWindow):
             self.statusBar().setStyleSheet("")
 
     def _ask_load_png(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load settings from a generated PNG", "", "Images (*.png *.jpg)")
+        path, _ = QFileDialog.getOpenFileName(self, "Load settings from a generated PNG, GIF or MP4", "",
+                                              "Studio files (*.png *.jpg *.gif *.mp4)")
         if path:
             self.load_png(path)
+
+    def _dropped_on_preview(self, path: str) -> None:
+        """A file dropped on the preview: a clip (GIF, MP4) restores its settings, as on the window; a
+        still image is the image-to-image input (for a family that makes clips, the clip's first frame)."""
+        from ..store.video_files import VIDEO_SUFFIXES
+
+        if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+            self.load_png(path)
+        else:
+            self.set_input_image(path)
 
     # --- what the panels and workers report -------------------------------------------------------------
     def _family_changed(self, info: FamilyInfo) -> None:
         self.controls.set_family(info)
         self.preview.debug.setVisible(bool(info.unit))  # a single decode has no steps to pause between
+        self.preview.set_makes_clips(info.can("video"))
         self.preview.show_noisy.setVisible("steps" in info.controls)  # x_t exists only while denoising
         self.prompt_panel.setEnabled("prompt" in info.controls)
         has_latent = info.can("decode")
@@ -355,10 +378,13 @@ class MainWindow(QMainWindow):
         self.preview.canvas.clear(empty_text(info))
         self.preview.noisy_canvas.clear()
         self.preview.finish([])
+        self.preview.clear_clips()
         self.preview.set_clickable("")
 
     def _checkpoint_changed(self, ck) -> None:
         self.latent.load(ck.id if ck is not None and self.model_panel.family_info().can("decode") else None)
+        if ck is not None and "width" in ck.config and "size" in self.model_panel.family_info().controls:
+            self.controls.set_size(int(ck.config["width"]), int(ck.config["height"]))  # the model's native size
         if self.session.input is not None:  # after the switch has settled (restored settings bring their own)
             h = self.session.input.hash
             QTimer.singleShot(0, lambda: self._refit_input(h))
@@ -428,7 +454,8 @@ class MainWindow(QMainWindow):
             self.latent.set_latent(np.asarray(req.latent, np.float32))
         elif info is not None and info.can("decode"):
             self.latent.follow_seed(req.seed, req.truncation)  # the sliders show the first image's vector
-        self.preview.finish(result.frames)
+        # The clip shown plays, carrying its settings: only if it is this job's (not a job no longer shown).
+        self.preview.finish(result.frames, result.request if result.job_id == self._shown_job else None)
         self.preview.set_clickable(self.session.redraw_hint())
 
     def _sweep_finished(self, images: list[np.ndarray]) -> None:
@@ -443,7 +470,10 @@ class MainWindow(QMainWindow):
             if value.hash != refit[0]:  # silent when it already fitted
                 self.notify(f"The input image was converted for {refit[2]} ({value.note}).")
             return
-        if value is not None and value.name:
+        if value is not None and value.name and self.model_panel.family_info().can("video"):
+            self.notify(f"Input image {value.name} ({value.note}): Generate now makes a clip that starts from it "
+                        "(its first frame).")
+        elif value is not None and value.name:
             self.notify(f"Input image {value.name} ({value.note}): Generate now starts from it at strength "
                         f"{self.controls.strength.value():g}.")
 
@@ -499,6 +529,9 @@ class MainWindow(QMainWindow):
             self.notify("Only files can be dropped here: drop a PNG made by the studio.", error=True)
             return
         event.acceptProposedAction()
+        if self.model_panel.can_add(files[0]):  # a diffusers folder or a Stable Diffusion file: a model
+            self.model_panel.add_model(files[0])
+            return
         self.load_png(files[0])
 
     # --- persistence ----------------------------------------------------------------------------------

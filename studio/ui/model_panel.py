@@ -1,14 +1,32 @@
-"""The Model panel: family and checkpoint, listed from the registry, with the model card."""
+"""The Model panel: family and checkpoint, listed from the registry, with the model card; "Add model…"
+adds a Stable Diffusion model the user already has (a diffusers folder or a single .safetensors file,
+left where it is) through the same store function as ``genstudio models add``."""
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.card_text import render_card
 from ..core.catalog import CATALOG, FamilyInfo
-from ..store.registry import BrokenCheckpoint, CheckpointInfo, scan
+from ..core.errors import StudioError
+from ..core.families.pipeline.sources import is_pipeline_path
+from ..core.training.recipes import recipes_for
+from ..store.registry import BrokenCheckpoint, CheckpointInfo, add_pipeline, scan
 
 
 def card_html(info: CheckpointInfo) -> str:
@@ -19,12 +37,23 @@ def card_html(info: CheckpointInfo) -> str:
 class ModelPanel(QWidget):
     familyChanged = Signal(object)  # FamilyInfo
     checkpointChanged = Signal(object)  # CheckpointInfo | None
+    modelAdded = Signal(object)  # CheckpointInfo: a pipeline was added (and selected)
+    addFailed = Signal(str)  # why a folder or file could not be added, a sentence for the status bar
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.family = QComboBox()
         self.checkpoint = QComboBox()
         self.refresh_button = QPushButton("Rescan")
+        self.add_button = QToolButton(text="Add model…")
+        self.add_button.setToolTip("Open a Stable Diffusion 1.x/2.x model you already have: a diffusers folder "
+                                   "or a single .safetensors file. It stays where it is; nothing is downloaded. "
+                                   "You can also drop the folder or file on the window.")
+        self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.add_button)
+        self.add_folder_action = menu.addAction("Diffusers folder…", self.pick_folder)
+        self.add_file_action = menu.addAction("Single .safetensors file…", self.pick_file)
+        self.add_button.setMenu(menu)
         self.card = QTextBrowser()
         self.card.setMaximumHeight(140)
         self.problems = QLabel()
@@ -39,7 +68,10 @@ class ModelPanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.card)
         layout.addWidget(self.problems)
-        layout.addWidget(self.refresh_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.refresh_button, 1)
+        buttons.addWidget(self.add_button)
+        layout.addLayout(buttons)
         for info in CATALOG.values():
             self.family.addItem(info.label, info.name)
         self.family.currentIndexChanged.connect(self._family_changed)
@@ -50,6 +82,34 @@ class ModelPanel(QWidget):
         self._infos, self._broken = scan()
         self.problems.setText("\n".join(self._broken))
         self._family_changed()
+
+    @staticmethod
+    def can_add(path: str | Path) -> bool:
+        """Whether a dropped ``path`` is something "Add model" takes (a folder or a .safetensors file)."""
+        return is_pipeline_path(path)
+
+    def add_model(self, path: str | Path) -> CheckpointInfo | None:
+        """Add the pipeline folder or file at ``path``, list it and select it; None (with the reason in
+        the panel and ``addFailed``) when it cannot be opened."""
+        try:
+            info = add_pipeline(path)
+        except StudioError as e:
+            self.problems.setText(str(e))
+            self.addFailed.emit(str(e))
+            return None
+        self.rescan()
+        self.select(info.family, info.id)
+        self.modelAdded.emit(info)
+        return info
+
+    def pick_folder(self) -> CheckpointInfo | None:
+        path = QFileDialog.getExistingDirectory(self, "Add a diffusers folder (model_index.json, unet/, vae/, …)")
+        return self.add_model(path) if path else None
+
+    def pick_file(self) -> CheckpointInfo | None:
+        path, _ = QFileDialog.getOpenFileName(self, "Add a Stable Diffusion checkpoint", "",
+                                              "Safetensors checkpoints (*.safetensors)")
+        return self.add_model(path) if path else None
 
     def family_info(self) -> FamilyInfo:
         return CATALOG[self.family.currentData()]
@@ -97,8 +157,11 @@ class ModelPanel(QWidget):
         if ck is not None:
             self.card.setHtml(card_html(ck))
         else:
-            broken = [str(b) for b in self._broken if b.family == self.family_info().name]
-            self.card.setHtml("No usable checkpoint of this family is installed. Train one with "
-                              "<code>genstudio train</code>." + "".join(f"<br><small>Broken: {html.escape(b)}</small>"
-                                                                         for b in broken))
+            info = self.family_info()
+            broken = [str(b) for b in self._broken if b.family == info.name]
+            how = ("Train one with <code>genstudio train</code>." if recipes_for(info.name) else
+                   "Add one with <b>Add model…</b> (a diffusers folder or a .safetensors file, or drop it on the "
+                   "window), or <code>genstudio models add PATH</code>.")
+            self.card.setHtml("No usable checkpoint of this family is installed. " + how
+                              + "".join(f"<br><small>Broken: {html.escape(b)}</small>" for b in broken))
         self.checkpointChanged.emit(ck)

@@ -1,6 +1,8 @@
 """The Preview panel: the live canvas, progress, speed, and GIF export of the last run. While a model
 loads, the canvas says what is loading and the progress bar is busy; a rate is shown only for runs of
-more than one step (a one-step decode has none worth reading)."""
+more than one step (a one-step decode has none worth reading). For a family that makes clips, the canvas
+shows every step's filmstrips and a player under it shows one clip (the first, or the one clicked in a
+batch): the frame its scrubber is on while sampling, playing once the run is done."""
 from __future__ import annotations
 
 import time
@@ -20,7 +22,9 @@ from PySide6.QtWidgets import (
 
 from ..core.events import Frame
 from ..core.images import grid_cell, save_gif
+from ..core.request import GenerationRequest
 from .canvas import ImageCanvas
+from .clip_player import ClipPlayer
 from .debug_bar import DebugBar
 from .qimage import batch_qimage
 
@@ -47,6 +51,7 @@ class PreviewPanel(QWidget):
         self.show_noisy.setToolTip("Also show the noisy sample x_t beside the predicted clean image")
         self.gif_button = QPushButton("Export GIF…")
         self.gif_button.setEnabled(False)
+        self.gif_button.setToolTip("Every step of the last run as an animated GIF (how the image came about)")
         self.frames: list[np.ndarray] = []
         self.frames_painted = 0
         self._shown_shape: tuple[int, int, int] = (0, 0, 0)  # batch, height, width on the canvas
@@ -55,6 +60,12 @@ class PreviewPanel(QWidget):
         self._idle_text: str | None = None  # the placeholder a loading or starting run said something over
         self._timer = QTimer(self, singleShot=True, interval=REPAINT_MS)
         self._timer.timeout.connect(self._paint_pending)
+        self.player = ClipPlayer()  # shown for families that make clips
+        self.player.hide()
+        self.makes_clips = False
+        self.clip_index = 0  # the clip of a batch the player shows
+        self._strips: tuple[np.ndarray, int] | None = None  # the latest filmstrips (B, H, T*W, C), T
+        self._request: GenerationRequest | None = None  # what made the finished clips shown
 
         canvases = QHBoxLayout()
         canvases.addWidget(self.canvas, 1)
@@ -69,6 +80,7 @@ class PreviewPanel(QWidget):
         tools.addWidget(self.gif_button)
         layout = QVBoxLayout(self)
         layout.addLayout(canvases, 1)
+        layout.addWidget(self.player, 1)
         layout.addWidget(self.progress)
         layout.addLayout(info)
         layout.addLayout(tools)
@@ -98,11 +110,31 @@ class PreviewPanel(QWidget):
         self.canvas.setToolTip(hint)
 
     def _clicked(self, x: int, y: int) -> None:
-        if not self.canvas.toolTip():
-            return
         cell = grid_cell(*self._shown_shape, x, y)
-        if cell is not None:
+        if cell is not None and self.makes_clips and self._strips is not None and cell[0] != self.clip_index:
+            self.clip_index = cell[0]  # a clip of the batch clicked: the player shows that one
+            self._show_clip(play=self.player.playing)
+        if cell is not None and self.canvas.toolTip():
             self.pixelClicked.emit(*cell)
+
+    # --- clips ------------------------------------------------------------------------------------
+    def set_makes_clips(self, on: bool) -> None:
+        """The family shown makes clips (filmstrips): the player shows under the canvas; else hidden."""
+        self.makes_clips = on
+        self.player.setVisible(on)
+
+    def clear_clips(self) -> None:
+        """No clip: the player is empty until the next run's first step."""
+        self._strips, self._request, self.clip_index = None, None, 0
+        self.player.clear()
+
+    def _show_clip(self, play: bool = False) -> None:
+        """The chosen clip of the latest filmstrips in the player (the run's request once it is done)."""
+        if self._strips is None:
+            return
+        strips, frames = self._strips
+        self.clip_index = min(self.clip_index, len(strips) - 1)
+        self.player.set_clip(strips[self.clip_index], frames, self._request, batch_index=self.clip_index, play=play)
 
     def _set(self, images: np.ndarray) -> None:
         self._shown_shape = images.shape[:3]
@@ -131,6 +163,7 @@ class PreviewPanel(QWidget):
             self._shown_shape = (0, 0, 0)
             self.canvas.set_image(None)
             self.noisy_canvas.set_image(None)
+            self.clear_clips()
         self._say(what)
         self.progress.setRange(0, 0)  # no count is known: Qt draws a busy bar
         self.step_label.setText(what if self.canvas.image() is not None else "loading…")
@@ -156,6 +189,8 @@ class PreviewPanel(QWidget):
         self.speed_label.setText(status)
         self.gif_button.setEnabled(False)
         self.frames_painted = 0
+        self._request = None  # the clips shown from now on are unfinished: an export carries no settings
+        self.player.pause()
 
     def show_frame(self, frame: Frame, rate: float) -> None:
         """Called for every step; repaints are coalesced to the screen's pace."""
@@ -171,7 +206,11 @@ class PreviewPanel(QWidget):
             return
         frame, rate = self._pending
         self._pending = None
-        self._set(frame.shown())
+        shown = frame.shown()
+        self._set(shown)
+        if self.makes_clips:
+            self._strips = (shown, frame.frames)
+            self._show_clip()
         self._unsay()  # an image is shown: what the canvas says while empty is its usual text again
         if frame.noisy is not None:
             self.noisy_canvas.set_image(batch_qimage(frame.noisy))
@@ -184,9 +223,13 @@ class PreviewPanel(QWidget):
         self.step_label.setText(f"{frame.unit} {frame.step}/{frame.total}")
         self.speed_label.setText(speed_text(frame, rate))
 
-    def finish(self, frames: list[np.ndarray]) -> None:
+    def finish(self, frames: list[np.ndarray], request: GenerationRequest | None = None) -> None:
+        """The run is done (``frames``: its steps, for the GIF); a clip plays, carrying ``request``."""
         self.frames = frames
         self.gif_button.setEnabled(bool(frames))
+        if self.makes_clips and request is not None:
+            self._request = request
+            self._show_clip(play=True)
 
     def stopped(self, message: str) -> None:
         self._timer.stop()
@@ -196,6 +239,7 @@ class PreviewPanel(QWidget):
             self.progress.setRange(0, 1)
         self.step_label.setText(message)
         self.speed_label.setText("")
+        self.player.pause()
 
     def show_images(self, images: np.ndarray) -> None:
         self._set(images)

@@ -157,7 +157,7 @@ class StudioSession(QObject):
             from ..store.inputs import store_input
 
             f = gen.model(checkpoint).image_format
-            image, note = load_for_model(path, f.width, f.channels)
+            image, note = load_for_model(path, f.frame_width, f.channels)  # a clip starts from one frame
             yield job.event("result", result=InputImage(store_input(image), image, note, Path(path).name))
         gen.post(work, self._input_loaded)
         return True

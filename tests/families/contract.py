@@ -176,18 +176,21 @@ class FamilyContract:
             assert np.array_equal(model.generate(back)[index], image), f"image {i} made again from its PNG"
 
     def test_resolve_fills_the_hash_and_size_and_is_idempotent(self, model, req):
+        sized = "size" in self.info.controls  # its models draw at the size asked (a multiple of their factor)
         bare = GenerationRequest(seed=self.seed, **self.request_changes)
-        wrong = bare.with_(checkpoint="elsewhere", checkpoint_hash="0123456789ab", width=999, height=3)
+        wrong = bare.with_(checkpoint="elsewhere", checkpoint_hash="0123456789ab",
+                           **({"width": 40, "height": 24} if sized else {"width": 999, "height": 3}))
         for asked in (bare, wrong):
             resolved = model.resolve(asked)
             assert (resolved.family, resolved.checkpoint) == (self.info.name, model.checkpoint.id)
             assert resolved.checkpoint_hash == model.checkpoint.sha256 and len(resolved.checkpoint_hash) == 12
-            assert (resolved.width, resolved.height) == model.image_size
+            assert (resolved.width, resolved.height) == ((asked.width, asked.height) if sized else model.image_size)
             assert model.resolve(resolved) == resolved
             assert model.resolve(model.resolve(resolved)) == resolved
         assert model.resolve(req) == model.resolve(model.resolve(req))
         assert np.array_equal(model.generate(bare), model.generate(model.resolve(bare)))
-        for bad in ({"batch_size": MAX_BATCH + 1}, {"seed": -1}, {"steps": 0}):
+        bad_sizes = ({"width": 999}, {"height": 3}) if sized else ()
+        for bad in ({"batch_size": MAX_BATCH + 1}, {"seed": -1}, {"steps": 0}, *bad_sizes):
             with pytest.raises(RequestError):
                 model.resolve(req.with_(**bad))
 

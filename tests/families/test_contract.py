@@ -212,3 +212,21 @@ class TestVideoDPMContract(TestVideoContract):
 
     def make_checkpoint(self, path):
         return make_tiny_video(path, tokens=False)
+
+
+class TestPipelineContract(FamilyContract):
+    """A Stable Diffusion-class pipeline the user brings (a tiny random diffusers folder, built once and
+    registered in the user's data folder): width and height are the request's, not the model's."""
+
+    info = CATALOG["pipeline"]
+    request_changes = {"steps": 3, "sampler": "ddim", "guidance": 2.5}
+    batch_tolerance = 1  # the U-Net's float sums differ with the batch size
+
+    def make_checkpoint(self, path):
+        pytest.importorskip("diffusers")
+        from studio.store.registry import add_pipeline
+        from tests.families.pipeline.tiny import shared
+
+        folder = shared(self.checkpoint_id)
+        assert add_pipeline(folder).id == self.checkpoint_id
+        return folder

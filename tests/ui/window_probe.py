@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 FAMILIES = (("diffusion", "tiny-diffusion"), ("vae", "tiny-vae"), ("gan", "tiny-gan"),
-            ("autoregressive", "tiny-pixelcnn"), ("autoregressive", "tiny-ar-transformer"), ("toy", "toy-pattern"))
+            ("autoregressive", "tiny-pixelcnn"), ("autoregressive", "tiny-ar-transformer"), ("video", "tiny-video"),
+            ("toy", "toy-pattern"))
 LONG_ERROR = ("The checkpoint tiny-vae could not be loaded: its file is corrupt or truncated, so this "
               "message is long enough to reach across the whole status bar and past its end.")
 
@@ -82,6 +83,7 @@ def main(width: int, height: int, data: Path, out: Path) -> None:
         make_tiny_gan,
         make_tiny_pixelcnn,
         make_tiny_vae,
+        make_tiny_video,
     )
     from tests.families.toy import make_toy_checkpoint, registered
 
@@ -91,6 +93,7 @@ def main(width: int, height: int, data: Path, out: Path) -> None:
     make_tiny_gan(folder / "tiny-gan.safetensors")
     make_tiny_pixelcnn(folder / "tiny-pixelcnn.safetensors")
     make_tiny_ar_transformer(folder / "tiny-ar-transformer.safetensors")
+    make_tiny_video(folder / "tiny-video.safetensors")
     make_toy_checkpoint(folder / "toy-pattern.safetensors")
     from PySide6.QtWidgets import QApplication
 

@@ -4,6 +4,8 @@ the loss it is trained with (plain MSE, or min-SNR-gamma weighted, Hang et al. 2
 receive epsilon: ``to_eps`` converts. Shapes are any (N, ...): images or videos."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -30,12 +32,18 @@ def to_eps(output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, schedule: N
 
 def diffusion_loss(model: nn.Module, schedule: NoiseSchedule, x0: torch.Tensor, cond: torch.Tensor | None,
                    generator: torch.Generator | None = None, *, prediction: str = "epsilon",
-                   min_snr_gamma: float = 0.0) -> torch.Tensor:
+                   min_snr_gamma: float = 0.0,
+                   draw_noise: Callable[[tuple[int, ...], torch.Generator | None], torch.Tensor] | None = None
+                   ) -> torch.Tensor:
     """MSE between the target (noise or velocity) and the prediction at a uniform timestep; with
     ``min_snr_gamma`` each timestep's term is weighted by min(SNR, gamma) / SNR (as an epsilon loss),
-    which stops the easy low-noise steps from dominating (Hang et al. 2023)."""
+    which stops the easy low-noise steps from dominating (Hang et al. 2023). ``draw_noise(shape,
+    generator)``: the noise prior (default: independent standard normal values)."""
     t = torch.randint(0, schedule.num_train_timesteps, (x0.shape[0],), device=x0.device, generator=generator)
-    noise = torch.randn(x0.shape, device=x0.device, generator=generator)
+    if draw_noise is None:
+        noise = torch.randn(x0.shape, device=x0.device, generator=generator)
+    else:
+        noise = draw_noise(tuple(x0.shape), generator).to(x0.device)
     x_t = schedule.q_sample(x0, t, noise)
     out = model(x_t, t, cond).float()
     if prediction == "v":

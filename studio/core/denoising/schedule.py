@@ -10,7 +10,9 @@ import torch
 @dataclass(frozen=True)
 class ScheduleConfig:
     num_train_timesteps: int = 1000
-    kind: str = "cosine"  # "cosine" (Nichol & Dhariwal 2021) or "linear" (Ho et al. 2020)
+    # "cosine" (Nichol & Dhariwal 2021), "linear" (Ho et al. 2020) or "scaled_linear" (Stable Diffusion:
+    # linear in sqrt(beta), as diffusers' beta_schedule of that name)
+    kind: str = "cosine"
     beta_start: float = 1e-4
     beta_end: float = 0.02
 
@@ -23,13 +25,15 @@ class NoiseSchedule:
         n = config.num_train_timesteps
         if config.kind == "linear":
             betas = torch.linspace(config.beta_start, config.beta_end, n, dtype=torch.float64)
+        elif config.kind == "scaled_linear":
+            betas = torch.linspace(config.beta_start**0.5, config.beta_end**0.5, n, dtype=torch.float64) ** 2
         elif config.kind == "cosine":
             s = 0.008
             steps = torch.arange(n + 1, dtype=torch.float64) / n
             f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
             betas = (1 - f[1:] / f[:-1]).clamp(max=0.999)
         else:
-            raise ValueError(f"unknown schedule kind {config.kind!r}; use 'cosine' or 'linear'")
+            raise ValueError(f"unknown schedule kind {config.kind!r}; use 'cosine', 'linear' or 'scaled_linear'")
         self.betas = betas
         self.alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
 

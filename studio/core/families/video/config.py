@@ -24,6 +24,7 @@ def check_config(config: dict) -> None:
     levels = len(unet.d.get("channel_mult", (1, 2, 2)))
     v.int_list("temporal_levels", 0, levels - 1, VIDEO_DEFAULTS["temporal_levels"], max_len=levels)
     v.one_of("heads", (1, 2, 4, 8), VIDEO_DEFAULTS["heads"])  # every U-Net width is a multiple of 8
+    top.section("noise").number("shared", 0.0, 1.0, 0.0, below_hi=True)
     given = v.d.get("conditioning_frames", VIDEO_DEFAULTS["conditioning_frames"])
     if type(given) is not bool:
         v.fail("conditioning_frames", given, "true or false")

@@ -21,7 +21,7 @@ from ...prompt.blend import embed_prompts
 from ...prompt.encoder import PromptEncoder, shared_encoder
 from ...request import GenerationRequest, image_generators
 from ..base import EvalSetup, Family, ImageFormat, register
-from .model import build, given_frames
+from .model import build, given_frames, mixed_noise, shared_noise
 from .train import clips_from_signed
 
 
@@ -39,6 +39,7 @@ class VideoFamily(Family):
         self._denoiser = self.accel.prepare(self.model, device)
         self._encoder = encoder
         self.prediction = checkpoint.config.get("prediction", "epsilon")
+        self.shared_noise = shared_noise(checkpoint.config)  # the noise prior it was trained with
 
     @property
     def frame_count(self) -> int:
@@ -110,7 +111,7 @@ class VideoFamily(Family):
         gens = image_generators(req.seed, n)
 
         def noise() -> torch.Tensor:  # one generator per clip: clip i of seed s is clip 0 of seed s + i
-            return torch.stack([torch.randn(shape, generator=g) for g in gens]).to(self.device)
+            return torch.cat([mixed_noise((1, *shape), self.shared_noise, g) for g in gens]).to(self.device)
 
         given = None
         if req.init_image:  # image-to-video: the input is the first frame, which the model continues

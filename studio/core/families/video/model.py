@@ -119,6 +119,19 @@ def given_frames(first: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Te
     return given
 
 
+def mixed_noise(shape: tuple[int, ...], shared: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Standard normal noise for clips (N, C, T, H, W) whose frames share a ``shared`` part of their
+    variance (the mixed noise prior of Ge et al. 2023, "Preserve Your Own Correlation"): frames of an
+    image model's noise are alike, so a model warm-started from it has only the differences left to
+    learn. Each value still has unit variance, as the samplers and schedule assume."""
+    if not shared:
+        return torch.randn(shape, generator=generator)
+    n, c, frames, h, w = shape
+    common = torch.randn((n, c, 1, h, w), generator=generator)
+    own = torch.randn(shape, generator=generator)
+    return shared ** 0.5 * common + (1 - shared) ** 0.5 * own
+
+
 def init_from_image(model: VideoUNet, image_state: dict[str, torch.Tensor]) -> int:
     """Load a trained image U-Net's weights into the video model's image layers; conv_in's extra
     inputs (given frames, mask) start at zero. Returns how many tensors were copied."""
@@ -137,6 +150,11 @@ def init_from_image(model: VideoUNet, image_state: dict[str, torch.Tensor]) -> i
         copied += 1
     model.load_state_dict(state)
     return copied
+
+
+def shared_noise(config: dict) -> float:
+    """The share of noise variance a checkpoint's frames have in common (0: independent frames)."""
+    return float(config.get("noise", {}).get("shared", 0.0))
 
 
 def build(config: dict) -> tuple[VideoUNet, NoiseSchedule]:

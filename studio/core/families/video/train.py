@@ -2,6 +2,7 @@
 packed conditions, and the given-first-frame input for image-to-video."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import numpy as np
@@ -21,7 +22,7 @@ from ...pixels import from_signed, to_signed
 from ...prompt.encoder import EMBED_DIM, PromptEncoder
 from ...training.stream import check_same
 from ...training.trainer import TrainTask
-from .model import VideoConfig, build, given_frames, init_from_image
+from .model import VideoConfig, build, given_frames, init_from_image, mixed_noise
 
 PREVIEW = ("a red circle moves right", "a blue square moves up", "a green triangle bounces left and right",
            "a yellow diamond grows")
@@ -40,7 +41,8 @@ def clips_from_signed(x: torch.Tensor) -> np.ndarray:
 
 
 def model_config(*, frames: int = FRAMES, base_channels: int = 32, prediction: str = "epsilon",
-                 schedule: str = "cosine", temporal_levels: tuple[int, ...] = (1, 2)) -> dict:
+                 schedule: str = "cosine", temporal_levels: tuple[int, ...] = (1, 2), shared_noise: float = 0.0
+                 ) -> dict:
     if prediction not in PREDICTIONS:
         raise ValueError(f"unknown prediction {prediction!r}; use one of {', '.join(PREDICTIONS)}")
     if schedule not in SCHEDULES:
@@ -49,7 +51,8 @@ def model_config(*, frames: int = FRAMES, base_channels: int = 32, prediction: s
             "text_encoder": "all-MiniLM-L6-v2", "dataset": "moving-shapes",
             "unet": UNetConfig(in_channels=3, image_size=SIZE, base_channels=base_channels, cond_dim=EMBED_DIM,
                                context_dim=EMBED_DIM).to_dict(),
-            "video": VideoConfig(frames=frames, temporal_levels=tuple(temporal_levels)).to_dict()}
+            "video": VideoConfig(frames=frames, temporal_levels=tuple(temporal_levels)).to_dict(),
+            "noise": {"shared": shared_noise}}
 
 
 class ClipBatches:
@@ -98,14 +101,14 @@ class ClipBatches:
 
 @torch.no_grad()
 def preview_strips(model, schedule, conds: torch.Tensor, prediction: str, steps: int = 20,
-                   guidance: float = 3.0, seed: int = 0) -> np.ndarray:
+                   guidance: float = 3.0, seed: int = 0, shared: float = 0.0) -> np.ndarray:
     """A quick DDIM clip per condition, as filmstrips (N, H, T*W, C), for the training previews."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     c, v = model.config, model.video
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn((len(conds), c.in_channels, v.frames, c.image_size, c.image_size), generator=g).to(device)
+    x = mixed_noise((len(conds), c.in_channels, v.frames, c.image_size, c.image_size), shared, g).to(device)
     conds = conds.to(device)
     sampler = DDIMSampler(schedule)
     sampler.set_timesteps(steps)
@@ -121,18 +124,34 @@ def video_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: i
                seed: int = 0, p_uncond: float = 0.1, p_first: float = 0.25, command: str = "",
                data_dir: str | None = None, limit: int | None = None, prediction: str = "epsilon",
                min_snr_gamma: float = 5.0, init: str | None = None, schedule: str = "cosine",
-               frames: int = FRAMES) -> TrainTask:
+               frames: int = FRAMES, shared_noise: float = 0.0) -> TrainTask:
     """Text-to-video diffusion on moving Shapes (16 frames of 32x32 RGB), every batch freshly rendered
     (``data_dir`` and ``limit`` mean nothing here). ``init``: an image diffusion checkpoint of the
-    same U-Net (diffusion-shapes) whose weights start the image layers."""
-    config = model_config(frames=frames, base_channels=base_channels, prediction=prediction, schedule=schedule)
+    same U-Net (diffusion-shapes) whose weights start the image layers, or a video checkpoint to go
+    on from. ``shared_noise``: the share of noise variance the frames have in common (mixed_noise)."""
+    if not 0.0 <= shared_noise < 1.0:
+        raise ValueError(f"shared_noise is a share of the variance, from 0 to below 1 (got {shared_noise})")
+    config = model_config(frames=frames, base_channels=base_channels, prediction=prediction, schedule=schedule,
+                          shared_noise=shared_noise)
     model, sched = build(config)
     recipe = {"arch": "space-time factorised U-Net (per-frame 2-D layers, temporal conv everywhere, temporal "
                       "attention at levels " + ", ".join(map(str, config["video"]["temporal_levels"])) + ")",
               "text": "pooled vector + token cross-attention", "prediction": prediction,
               "loss_weighting": f"min-SNR-{min_snr_gamma:g}" if min_snr_gamma else "uniform",
-              "schedule": schedule, "image_to_video": f"first frame given to {p_first:.0%} of clips"}
-    if init:
+              "schedule": schedule, "image_to_video": f"first frame given to {p_first:.0%} of clips",
+              "noise": f"mixed prior, {shared_noise:.0%} of the variance shared by all frames" if shared_noise
+              else "independent per frame"}
+    if init and ckpt_io.load(init).family == "video":  # a second stage: every weight goes on
+        ck = ckpt_io.load(init, family="video")
+        same = json.loads(json.dumps({k: config[k] for k in ("unet", "video")}))  # tuples as JSON lists
+        if {k: ck.config.get(k) for k in ("unet", "video")} != same:
+            raise CheckpointError(f"{ck.path.name} is a video model of another shape; a warm start needs the same.")
+        ckpt_io.load_state(model, ck.group("ema") or ck.group("model"), ck.path.name)
+        recipe["warm_start"] = {"checkpoint": ck.id, "sha256": ck.sha256,
+                                "steps": ck.card.get("training", {}).get("steps_done"),
+                                "from": ck.card.get("recipe", {}).get("warm_start"),
+                                "reproduce": ck.card.get("reproduce", "")}
+    elif init:
         ck = ckpt_io.load(init, family="diffusion")
         unet = ck.config.get("unet", {})
         if {k: unet.get(k) for k in ("base_channels", "context_dim")} != {k: config["unet"][k] for k in
@@ -146,7 +165,7 @@ def video_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: i
     def loss(m, batch):
         x, cond, given = batch
         return diffusion_loss(lambda x_t, t, c: m(x_t, t, c, given), sched, x, cond, prediction=prediction,
-                              min_snr_gamma=min_snr_gamma)
+                              min_snr_gamma=min_snr_gamma, draw_noise=lambda shape, g: mixed_noise(shape, shared_noise, g))
 
     from ...data.batches import caption_conditions
 
@@ -154,7 +173,7 @@ def video_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: i
     return TrainTask(
         family="video", model=model, config=config, loss=loss,
         batches=ClipBatches(encoder, batch_size, seed, p_uncond, p_first, device, frames),
-        samples=lambda ema: preview_strips(ema, sched, preview, prediction),
+        samples=lambda ema: preview_strips(ema, sched, preview, prediction, shared=shared_noise),
         card={"data": {"dataset": "moving shapes (procedural, studio.core.data.moving_shapes)",
                        "split": "rendered afresh per batch", "frames": frames, "p_uncond": p_uncond},
               "recipe": recipe, "reproduce": command},

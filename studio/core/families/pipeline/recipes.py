@@ -1,0 +1,2 @@
+"""Pipelines are models the user brings (studio.core.families.pipeline); the studio does not train them."""
+RECIPES = ()
