@@ -113,7 +113,10 @@ def _generate(args: argparse.Namespace) -> int:
 
         model.require("img2img")
         fmt = model.image_format
-        init, note = load_for_model(args.init_image, fmt.frame_width, fmt.channels)  # a clip's: its first frame
+        w, h = fmt.frame_width, fmt.height  # a clip's input is its first frame
+        if "size" in model.controls:  # a model that draws at any size: the size asked for
+            w, h = args.width or w, args.height or h
+        init, note = load_for_model(args.init_image, w, fmt.channels, height=h, dark_background=fmt.dark_background)
         init_hash = store_input(init)
         if not args.quiet:
             print(f"input image: {note}", file=sys.stderr)

@@ -119,11 +119,12 @@ def open_user_image(path: str | Path, formats: tuple[str, ...] = USER_FORMATS) -
     return im
 
 
-def load_for_model(path: str | Path, size: int, channels: int, *, dark_background: bool = True
-                   ) -> tuple[np.ndarray, str]:
-    """Read any image file as a model input: (size, size, channels) uint8, plus a note of what was
-    done to it. The image is padded to a square (not stretched) and resized; for data sets drawn
-    light-on-dark (Fashion-MNIST), an image whose border is mostly light is inverted to match.
+def load_for_model(path: str | Path, size: int, channels: int, *, dark_background: bool = True,
+                   height: int | None = None) -> tuple[np.ndarray, str]:
+    """Read any image file as a model input: (height, size, channels) uint8 (height: ``size`` unless
+    given), plus a note of what was done to it. The image is padded to that box (not stretched) and
+    resized; for data sets drawn light-on-dark (Fashion-MNIST), an image whose border is mostly light is
+    inverted to match.
 
     The work is bounded by the output: the image is scaled down first and padded after, so a long
     thin picture never becomes a huge square."""
@@ -132,30 +133,31 @@ def load_for_model(path: str | Path, size: int, channels: int, *, dark_backgroun
     from .errors import StudioError
 
     name = Path(path).name or str(path)
+    box_h = size if height is None else height
     with open_user_image(path) as im:
-        original = max(im.size)  # what the note reports, whatever was reduced on the way
+        original = im.size  # what the note reports, whatever was reduced on the way
         try:
-            im.draft("L" if channels == 1 else "RGB", (size, size))  # JPEG: decode at 1/2..1/8 scale
+            im.draft("L" if channels == 1 else "RGB", (size, box_h))  # JPEG: decode at 1/2..1/8 scale
             im.load()
-            img = _reduce(im, size)
+            img = _reduce(im, max(size, box_h))
             img = ImageOps.exif_transpose(img)
             img = _model_mode(img, channels, dark_background)
         except Exception as e:  # as in open_user_image: any failure to decode the bytes is a damaged file
             raise StudioError(f"{name} could not be read; the file may be damaged ({e}).") from None
     notes = []
     w, h = img.size
-    side = max(w, h)
-    if side != size:  # fit the longer side to ``size``; the shorter keeps the proportions
-        fitted = (max(1, round(w * size / side)), max(1, round(h * size / side)))
+    scale = min(size / w, box_h / h)
+    if (round(w * scale), round(h * scale)) != (w, h):  # fit inside the box; the proportions stay
+        fitted = (max(1, min(size, round(w * scale))), max(1, min(box_h, round(h * scale))))
         img = img.resize(fitted, Image.Resampling.LANCZOS, reducing_gap=3.0)
-    if w != h:
+    if img.size != (size, box_h):
         border = np.asarray(img)[[0, -1]].mean()
-        square = Image.new(img.mode, (size, size), int(border) if channels == 1 else (int(border),) * 3)
-        square.paste(img, ((size - img.width) // 2, (size - img.height) // 2))
-        img = square
-        notes.append("padded to a square")
-    if original != size:
-        notes.append(f"resized from {original}x{original} to {size}x{size}")
+        padded = Image.new(img.mode, (size, box_h), int(border) if channels == 1 else (int(border),) * 3)
+        padded.paste(img, ((size - img.width) // 2, (box_h - img.height) // 2))
+        img = padded
+        notes.append("padded to a square" if size == box_h else f"padded to {size}x{box_h}")
+    if original != (size, box_h):
+        notes.append(f"resized from {original[0]}x{original[1]} to {size}x{box_h}")
     a = np.asarray(img, dtype=np.uint8)
     a = a[..., None] if a.ndim == 2 else a
     edge = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])

@@ -263,7 +263,8 @@ class MainWindow(QMainWindow):
         once the session has fitted it to the model (off the GUI thread)."""
         ck = self.model_panel.current()
         self._input_source = path  # fitted again from this file when another checkpoint is chosen
-        return self.session.set_input_image(path, ck.id if ck else None, self.model_panel.family_info())
+        info = self.model_panel.family_info()
+        return self.session.set_input_image(path, ck.id if ck else None, info, self._asked_size(info))
 
     def submit_prompts(self, prompts: list[str]) -> list[str]:
         """Generate each prompt with the current settings and the current seed (not a new one)."""
@@ -389,6 +390,12 @@ class MainWindow(QMainWindow):
             h = self.session.input.hash
             QTimer.singleShot(0, lambda: self._refit_input(h))
 
+    def _asked_size(self, info: FamilyInfo) -> tuple[int, int] | None:
+        """The width and height the Controls ask for, for a family whose models draw at any size."""
+        if "size" not in info.controls:
+            return None
+        return self.controls.image_width.value(), self.controls.image_height.value()
+
     def _refit_input(self, h: str) -> None:
         """Another checkpoint: fit the image-to-image input to it now, from the dropped file if it is
         still there (else from the stored pixels), rather than fail at Generate."""
@@ -400,7 +407,7 @@ class MainWindow(QMainWindow):
             source = str(input_path(h))
         if Path(source).is_file():
             self._refitting = (h, Path(source).name, ck.title)
-            self.session.set_input_image(source, ck.id, info)
+            self.session.set_input_image(source, ck.id, info, self._asked_size(info))
 
     def _want_noisy(self, on: bool) -> None:
         self.controller.want_noisy = on

@@ -141,9 +141,11 @@ class StudioSession(QObject):
         return self.submit(req.redrawn_from(row * req.width + col, seed))
 
     # --- the image-to-image input ---------------------------------------------------------------------
-    def set_input_image(self, path: str, checkpoint: str | None, info: FamilyInfo) -> bool:
+    def set_input_image(self, path: str, checkpoint: str | None, info: FamilyInfo,
+                        size: tuple[int, int] | None = None) -> bool:
         """Read ``path`` and fit it to the model of ``checkpoint`` on the model thread; ``inputChanged``
-        reports it. False (with the family's message) when it cannot start from an image."""
+        reports it. False (with the family's message) when it cannot start from an image. ``size``
+        (width, height): for models that draw at any size, the size asked for."""
         if not info.can("img2img"):
             self.message.emit(info.refusal("img2img"), True)
             return False
@@ -157,7 +159,8 @@ class StudioSession(QObject):
             from ..store.inputs import store_input
 
             f = gen.model(checkpoint).image_format
-            image, note = load_for_model(path, f.frame_width, f.channels)  # a clip starts from one frame
+            w, h = size or (f.frame_width, f.height)  # a clip starts from one frame
+            image, note = load_for_model(path, w, f.channels, height=h, dark_background=f.dark_background)
             yield job.event("result", result=InputImage(store_input(image), image, note, Path(path).name))
         gen.post(work, self._input_loaded)
         return True

@@ -73,7 +73,7 @@ def test_work_is_bounded_by_the_output_size(tmp_path, monkeypatch):
     out, note = load_for_model(path, 28, 1)
     assert out.shape == (28, 28, 1) and out.dtype == np.uint8
     assert made and max(w * h for w, h in made) <= 28 * 28
-    assert "padded to a square" in note and "resized from 3000x3000 to 28x28" in note
+    assert "padded to a square" in note and "resized from 3000x60 to 28x28" in note
     row = int(np.argmax(out[:, 14, 0]))  # the picture is one row high, across the middle
     assert 12 <= row <= 15 and out[row, 14, 0] > out[row, 2, 0] + 100 and np.ptp(out[:row - 1]) == 0
 

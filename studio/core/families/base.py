@@ -61,6 +61,8 @@ class ImageFormat:
     kind: str  # "grey", "binary" (only 0 and 255) or "rgb"
     # A video family's images are filmstrips: ``frames`` frames of frame_width x height side by side.
     frames: int = 1
+    # Light objects on a dark ground, as the studio's data sets are: a light-bordered input is inverted.
+    dark_background: bool = True
 
     @property
     def shape(self) -> tuple[int, int, int]:

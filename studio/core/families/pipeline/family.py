@@ -95,7 +95,7 @@ class PipelineFamily(Family):
     def image_format(self) -> ImageFormat:
         """The size it was trained at; a request may ask for another (the "size" control)."""
         w, h = self.source.size
-        return ImageFormat(w, h, 3, "rgb")
+        return ImageFormat(w, h, 3, "rgb", dark_background=False)  # photographs: inputs are used as they are
 
     @property
     def conditional(self) -> bool:
