@@ -109,6 +109,25 @@ def add_eval(subparsers) -> None:
     fa.set_defaults(func=_eval_faces)
 
 
+class _ProgressBars:
+    """A Progress callback drawing one tqdm bar per stage (``unit`` counts the generate stage)."""
+
+    def __init__(self, quiet: bool, unit: str) -> None:
+        self.quiet, self.unit, self.bars = quiet, unit, {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if stage not in self.bars:
+            self.bars[stage] = tqdm(total=total, desc=stage, unit=self.unit if stage == "generate" else "",
+                                    dynamic_ncols=True, disable=self.quiet, leave=False)
+        self.bars[stage].update(done - self.bars[stage].n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
 def _train_classifier(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -143,7 +162,6 @@ def _resolve_checkpoint(value: str) -> Path:
 
 def _eval_quality(args: argparse.Namespace) -> int:
     import torch
-    from tqdm import tqdm
 
     from ..core.device import pick_device
     from ..core.evaluation.quality import quality, write_metrics_to_card
@@ -154,20 +172,13 @@ def _eval_quality(args: argparse.Namespace) -> int:
     if not classifier.is_file():
         raise StudioError(f"Classifier {classifier} does not exist; train one with "
                           f"'genstudio train classifier --out {classifier}'.")
-    bars: dict[str, tqdm] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage not in bars:
-            bars[stage] = tqdm(total=total, desc=stage, unit="img" if stage == "generate" else "",
-                               dynamic_ncols=True, disable=args.quiet, leave=False)
-        bars[stage].update(done - bars[stage].n)
+    progress = _ProgressBars(args.quiet, "img")
 
     checkpoint = _resolve_checkpoint(args.checkpoint)
     metrics = quality(checkpoint, classifier, num_samples=args.num, steps=args.steps, sampler=args.sampler,
                       guidance=args.guidance, seed=args.seed, data_dir=args.data_dir, progress=progress,
                       held_out_per_prompt=args.held_out, device=pick_device(args.device))
-    for bar in bars.values():
-        bar.close()
+    progress.close()
     print(json.dumps(metrics, indent=2) if args.json else format_table(metrics))
     if args.write_card:
         print(f"wrote metrics to {write_metrics_to_card(checkpoint, metrics)}")
@@ -252,7 +263,6 @@ def format_adherence(m: dict) -> str:
 
 def _eval_video(args: argparse.Namespace) -> int:
     import torch
-    from tqdm import tqdm
 
     from ..core.device import pick_device
     from ..core.evaluation.quality import write_metrics_to_card
@@ -269,18 +279,11 @@ def _eval_video(args: argparse.Namespace) -> int:
     if not model.can("video"):
         raise StudioError(f"{checkpoint.stem} makes still images, not clips: 'eval video' measures video models "
                           "(train one with 'genstudio train video').")
-    bars: dict[str, tqdm] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage not in bars:
-            bars[stage] = tqdm(total=total, desc=stage, unit="clip" if stage == "generate" else "",
-                               dynamic_ncols=True, disable=args.quiet, leave=False)
-        bars[stage].update(done - bars[stage].n)
+    progress = _ProgressBars(args.quiet, "clip")
 
     m = evaluate_video(model, n_per_prompt=args.n, steps=args.steps, sampler=args.sampler, guidance=args.guidance,
                        seed=args.seed, progress=progress)
-    for bar in bars.values():
-        bar.close()
+    progress.close()
     m["settings"]["command"] = "genstudio " + " ".join(shlex.quote(a) for a in getattr(args, "argv", []))
     print(json.dumps(m, indent=2) if args.json else format_video(m))
     if args.write_card:

@@ -66,8 +66,9 @@ def write_card(path: Path, card: dict) -> None:
     atomic_write_text(card_path(path), json.dumps(card, indent=2) + "\n")
 
 
-def read_header_metadata(path: Path) -> dict[str, str]:
-    """The ``__metadata__`` of a safetensors file: an 8-byte little-endian length, then JSON."""
+def read_header(path: Path) -> dict:
+    """The JSON header of a safetensors file (an 8-byte little-endian length, then JSON), without
+    reading its tensors; checked against the file's size, so a copy cut short is refused here."""
     try:
         with open(path, "rb") as f:
             raw = f.read(8)
@@ -86,6 +87,12 @@ def read_header_metadata(path: Path) -> dict[str, str]:
     if end is not None and 8 + n + end != size:  # a copy cut short: listed as broken, not found at Generate
         raise CheckpointError(f"{path.name} is truncated or damaged: its header describes {8 + n + end:,} bytes, "
                               f"the file holds {size:,}.")
+    return header
+
+
+def read_header_metadata(path: Path) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file."""
+    header = read_header(path)
     meta = header.get("__metadata__")
     if meta is None:
         return {}

@@ -105,7 +105,7 @@ def test_an_input_image_is_fitted_to_a_newly_chosen_checkpoint(qtbot, studio_win
     # At the switch, not at Generate: fitted again from the dropped file, and said so.
     qtbot.waitUntil(lambda: session.input.image is not None and session.input.image.shape == (16, 16, 3),
                     timeout=LONG)
-    assert "converted for tiny-rgb16" in window.last_message and "resized from 30x30 to 16x16" in window.last_message
+    assert "converted for tiny-rgb16" in window.last_message and "resized from 30x20 to 16x16" in window.last_message
     assert window.controls.init_image == session.input.hash != first
     window.controls.strength.setValue(0.0)
     window.controls.steps.setValue(2)

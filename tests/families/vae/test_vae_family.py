@@ -130,7 +130,7 @@ def test_load_for_model_pads_resizes_inverts_and_composites_transparency(tmp_pat
     Image.fromarray(rgb).save(tmp_path / "photo.jpg")
     a, note = load_for_model(tmp_path / "photo.jpg", 12, 1)
     assert a.shape == (12, 12, 1) and a.dtype == np.uint8
-    assert "padded" in note and "resized from 30x30 to 12x12" in note and "inverted" in note
+    assert "padded" in note and "resized from 30x20 to 12x12" in note and "inverted" in note
     assert a[0].mean() < 20 and a[6, 6, 0] > 200  # now light on dark, like Fashion-MNIST
     (tmp_path / "notes.txt").write_text("not an image")
     with pytest.raises(StudioError, match=r"notes\.txt"):

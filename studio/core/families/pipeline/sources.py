@@ -9,11 +9,11 @@ import hashlib
 import json
 import os
 import re
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...cards import read_header as read_safetensors_header
 from ...errors import CheckpointError
 from .configs import recognise
 
@@ -35,7 +35,6 @@ TOKENIZER_EXTRAS = ("tokenizer_config.json", "special_tokens_map.json")
 CONFIG_KEY = "studio.pipeline"
 BETA_SCHEDULES = {"scaled_linear": "scaled_linear", "linear": "linear", "squaredcos_cap_v2": "cosine"}
 PREDICTIONS = {"epsilon": "epsilon", "v_prediction": "v"}
-MAX_HEADER_BYTES = 100_000_000  # the safetensors library's own limit
 # Where a CLIP tokenizer may already be on disk for a single file that has none beside it: the Hugging
 # Face cache of the repositories SD 1.x and 2.x take theirs from (read from disk, never fetched).
 TOKENIZER_REPOS = {"sd1": (("openai/clip-vit-large-patch14", ""), ("runwayml/stable-diffusion-v1-5", "tokenizer"),
@@ -205,19 +204,7 @@ def _json(path: Path, name: str) -> dict:
 # --- a single file ------------------------------------------------------------------------------------
 def read_header(path: Path) -> tuple[dict[str, list[int]], dict[str, str]]:
     """(tensor name -> shape, metadata) from a safetensors file's header, without reading its tensors."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(8)
-            if len(raw) != 8:
-                raise ValueError("file shorter than its header")
-            (n,) = struct.unpack("<Q", raw)
-            if n > MAX_HEADER_BYTES or n > path.stat().st_size - 8:
-                raise ValueError("header length beyond the end of the file")
-            header = json.loads(f.read(n))
-    except (OSError, ValueError, UnicodeDecodeError, RecursionError) as e:
-        raise CheckpointError(f"{path.name} is not a readable safetensors file ({e}).") from e
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{path.name} is not a readable safetensors file.")
+    header = dict(read_safetensors_header(path))
     meta = header.pop("__metadata__", None) or {}
     shapes = {k: list(v.get("shape", [])) for k, v in header.items() if isinstance(v, dict)}
     return shapes, meta if isinstance(meta, dict) else {}

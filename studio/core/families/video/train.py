@@ -174,7 +174,7 @@ def video_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: i
         family="video", model=model, config=config, loss=loss,
         batches=ClipBatches(encoder, batch_size, seed, p_uncond, p_first, device, frames),
         samples=lambda ema: preview_strips(ema, sched, preview, prediction, shared=shared_noise),
-        card={"data": {"dataset": "moving shapes (procedural, studio.core.data.moving_shapes)",
+        card={"data": {"dataset": "moving-shapes (procedural, studio.core.data.moving_shapes)",
                        "split": "rendered afresh per batch", "frames": frames, "p_uncond": p_uncond},
               "recipe": recipe, "reproduce": command},
     )
