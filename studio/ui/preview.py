@@ -1,8 +1,8 @@
 """The Preview panel: the live canvas, progress, speed, and GIF export of the last run. While a model
 loads, the canvas says what is loading and the progress bar is busy; a rate is shown only for runs of
 more than one step (a one-step decode has none worth reading). For a family that makes clips, the canvas
-shows every step's filmstrips and a player under it shows one clip (the first, or the one clicked in a
-batch): the frame its scrubber is on while sampling, playing once the run is done."""
+shows every step's clips, each filmstrip wrapped into the rows that show its frames largest, and a
+player under it shows one clip (the first, or the one clicked in a batch): the frame its scrubber is on while sampling, playing once the run is done."""
 from __future__ import annotations
 
 import time
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.clips import contact_sheet, sheet_rows
 from ..core.events import Frame
 from ..core.images import grid_cell, save_gif
 from ..core.request import GenerationRequest
@@ -29,6 +30,7 @@ from .debug_bar import DebugBar
 from .qimage import batch_qimage
 
 IDLE_TEXT = "Type a prompt and press Generate (Ctrl+Enter)"
+SHEET_GAP = 1  # pixels between a clip's frames on the canvas, so each frame reads as one
 REPAINT_MS = 16  # at most ~60 canvas repaints a second, whatever the step rate
 BAR_MS = 100  # QProgressBar repaints synchronously on every change: ten times a second is smooth enough
 
@@ -136,6 +138,15 @@ class PreviewPanel(QWidget):
         self.clip_index = min(self.clip_index, len(strips) - 1)
         self.player.set_clip(strips[self.clip_index], frames, self._request, batch_index=self.clip_index, play=play)
 
+    def _sheet(self, strips: np.ndarray, frames: int) -> np.ndarray:
+        """Clips' filmstrips wrapped into the rows that show their frames largest on the canvas."""
+        if frames <= 1:
+            return strips
+        n, h, width, _ = strips.shape
+        size = self.canvas.size()
+        rows = sheet_rows(n, frames, h, width // frames, size.width(), size.height(), gap=SHEET_GAP)
+        return contact_sheet(strips, frames, rows, gap=SHEET_GAP)
+
     def _set(self, images: np.ndarray) -> None:
         self._shown_shape = images.shape[:3]
         self.canvas.set_image(batch_qimage(images))
@@ -207,13 +218,13 @@ class PreviewPanel(QWidget):
         frame, rate = self._pending
         self._pending = None
         shown = frame.shown()
-        self._set(shown)
+        self._set(self._sheet(shown, frame.frames))
         if self.makes_clips:
             self._strips = (shown, frame.frames)
             self._show_clip()
         self._unsay()  # an image is shown: what the canvas says while empty is its usual text again
         if frame.noisy is not None:
-            self.noisy_canvas.set_image(batch_qimage(frame.noisy))
+            self.noisy_canvas.set_image(batch_qimage(self._sheet(frame.noisy, frame.frames)))
         self.frames_painted += 1
         now = time.perf_counter()
         if frame.final or now - self._bar_time >= BAR_MS / 1000:

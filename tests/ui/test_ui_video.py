@@ -11,13 +11,14 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QContextMenuEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QStyle, QStyleOptionSlider
 
-from studio.core.clips import filmstrip, frames_of
+from studio.core.clips import contact_sheet, filmstrip, frames_of, sheet_rows
 from studio.core.request import GenerationRequest
 from studio.store.gallery import GalleryStore
 from studio.store.inputs import load_input
 from studio.store.video_files import read_video, write_gif
 from studio.ui.clip_player import ClipPlayer, clip_frames
 from studio.ui.gallery_panel import CLIP_ROLE, GalleryPanel
+from studio.ui.preview import SHEET_GAP
 
 from .jobs import LONG, run
 from .jobs import frames_of as frames_seen
@@ -77,7 +78,12 @@ def test_the_preview_shows_every_steps_filmstrip_and_the_player_plays_the_chosen
     assert seen[0].preview.shape == (2, SIDE, T * SIDE, 3), "each step: a filmstrip per clip of the batch"
     assert len({f.preview.tobytes() for f in seen[:-1]}) >= 2, "several distinct filmstrips before the end"
     canvas = window.preview.canvas.image()
-    assert (canvas.width(), canvas.height()) == (2 * (T * SIDE + 2) + 2, SIDE + 4), "the batch's strips, in a grid"
+    size = window.preview.canvas.size()
+    rows = sheet_rows(2, T, SIDE, SIDE, size.width(), size.height(), gap=SHEET_GAP)
+    sheet_w, sheet_h = T // rows * (SIDE + SHEET_GAP) - SHEET_GAP, rows * (SIDE + SHEET_GAP) - SHEET_GAP
+    assert (canvas.width(), canvas.height()) == (2 * (sheet_w + 2) + 2, sheet_h + 4), "the batch's clips, in a grid"
+    assert pixels(canvas)[2:2 + sheet_h, 2:2 + sheet_w].tolist() == \
+        contact_sheet(result.images[:1], T, rows, gap=SHEET_GAP)[0].tolist(), "the first clip's frames, wrapped into rows"
     steps = [frames_of(f.preview[0], T) for f in seen[:-1]]
     if not any(np.array_equal(c, s) for c in in_player for s in steps):
         # Repaints are coalesced to the screen's pace, so a fast run may paint only its last step: show
@@ -92,7 +98,7 @@ def test_the_preview_shows_every_steps_filmstrip_and_the_player_plays_the_chosen
 
     # A click on the second clip of the batch: the player shows that one.
     target = window.preview.canvas._target
-    x, y = 2 + (T * SIDE + 2) + T * SIDE // 2, 2 + SIDE // 2  # the middle of clip 2 in the grid image
+    x, y = 2 + (sheet_w + 2) + sheet_w // 2, 2 + sheet_h // 2  # the middle of clip 2 in the grid image
     at = QPoint(target.left() + int((x + 0.5) * target.width() / canvas.width()),
                 target.top() + int((y + 0.5) * target.height() / canvas.height()))
     qtbot.mouseClick(window.preview.canvas, Qt.MouseButton.LeftButton, pos=at)

@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from studio.core.denoising.unet import UNet, UNetConfig
-from studio.core.families.video.model import TemporalLayer, VideoConfig, VideoUNet, given_frames, init_from_image
+from studio.core.families.video.model import (
+    SpaceTimeAttention,
+    TemporalLayer,
+    VideoConfig,
+    VideoUNet,
+    given_frames,
+    init_from_image,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -60,6 +67,33 @@ def test_a_temporal_layer_starts_as_the_identity_and_keeps_the_shape():
     layer = TemporalLayer(16, frames=5, attention=True, heads=4)
     h = torch.randn(10, 16, 3, 3)  # 2 clips x 5 frames
     assert torch.equal(layer(h, 5), h)
+
+
+def test_space_time_attention_starts_as_the_identity_and_reaches_other_frames_other_positions():
+    layer = SpaceTimeAttention(16, frames=4, size=3, heads=4)
+    h = torch.randn(8, 16, 3, 3)  # 2 clips x 4 frames
+    assert torch.equal(layer(h, 4), h)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        changed = h.clone()
+        changed[3, :, 2, 2] += torch.randn(16)  # clip 0, last frame, one corner
+        a, b = layer(h, 4), layer(changed, 4)
+    assert not torch.allclose(a[0, :, 0, 0], b[0, :, 0, 0]), "frame 0's other corner reads it"
+    assert torch.equal(a[4:], b[4:]), "the other clip does not"
+
+
+def test_space_time_attention_is_added_at_its_levels_and_starts_as_the_identity():
+    torch.manual_seed(4)
+    plain = VideoUNet(UNET, VideoConfig(frames=4, temporal_levels=(1,), heads=2)).eval()
+    joint = VideoUNet(UNET, VideoConfig(frames=4, temporal_levels=(1,), heads=2, joint_levels=(1,))).eval()
+    assert sorted(joint.joint) == sorted(name for name, _, level in joint.block_names() if level == 1)
+    missing, unexpected = joint.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("joint.") for k in missing)
+    x, t, cond = torch.randn(1, 3, 4, 8, 8), torch.tensor([400]), _cond(1)
+    with torch.no_grad():
+        assert torch.allclose(plain(x, t, cond), joint(x, t, cond), atol=1e-6)
 
 
 def test_given_frames_mark_the_first_frame_and_change_the_output():

@@ -28,6 +28,9 @@ class VideoConfig:
     temporal_levels: tuple[int, ...] = (1, 2)  # U-Net levels whose blocks attend across frames
     heads: int = 4
     conditioning_frames: bool = True  # conv_in also reads given frames + their mask (image-to-video)
+    # U-Net levels whose blocks also attend across space and time at once (every frame's every position),
+    # so a feature can follow an object to where it moves; only affordable at the lowest resolution.
+    joint_levels: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -35,8 +38,9 @@ class VideoConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "VideoConfig":
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        if "temporal_levels" in known:
-            known["temporal_levels"] = tuple(known["temporal_levels"])
+        for key in ("temporal_levels", "joint_levels"):
+            if key in known:
+                known[key] = tuple(known[key])
         return cls(**known)
 
 
@@ -76,6 +80,32 @@ class TemporalLayer(nn.Module):
         return x.reshape(b, hh, ww, c, frames).permute(0, 4, 3, 1, 2).reshape(bt, c, hh, ww)
 
 
+class SpaceTimeAttention(nn.Module):
+    """Attention over all frames and positions of a clip at once, with learned frame and position
+    embeddings; its output projection starts at zero, so it starts as the identity."""
+
+    def __init__(self, channels: int, frames: int, size: int, heads: int = 4) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.LayerNorm(channels)
+        self.frame_position = nn.Parameter(torch.randn(frames, 1, channels) * 0.02)
+        self.position = nn.Parameter(torch.randn(1, size * size, channels) * 0.02)
+        self.qkv = nn.Linear(channels, 3 * channels)
+        self.out = nn.Linear(channels, channels)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, h: torch.Tensor, frames: int) -> torch.Tensor:
+        bt, c, hh, ww = h.shape
+        b, heads = bt // frames, self.heads
+        s = h.view(b, frames, c, hh * ww).transpose(2, 3)  # (clips, frames, positions, channels)
+        pos = (self.frame_position[:frames] + self.position).to(s.dtype)
+        q, k, v = self.qkv(self.norm(s) + pos).reshape(b, frames * hh * ww, 3 * c).chunk(3, dim=-1)
+        q, k, v = (z.view(b, -1, heads, c // heads).transpose(1, 2) for z in (q, k, v))
+        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, frames, hh * ww, c)
+        return (s + self.out(a)).transpose(2, 3).reshape(bt, c, hh, ww)
+
+
 class VideoUNet(UNet):
     """Denoises (N, C, T, H, W) clips. Its image layers have the image U-Net's names, so a trained
     image model's weights load into them as they are."""
@@ -88,6 +118,9 @@ class VideoUNet(UNet):
         self.temporal = nn.ModuleDict({
             name: TemporalLayer(ch, video.frames, level in video.temporal_levels, video.heads)
             for name, ch, level in self.block_names()})
+        self.joint = nn.ModuleDict({
+            name: SpaceTimeAttention(ch, video.frames, config.image_size >> level, video.heads)
+            for name, ch, level in self.block_names() if level in video.joint_levels})
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None,
                 given: torch.Tensor | None = None) -> torch.Tensor:
@@ -103,8 +136,12 @@ class VideoUNet(UNet):
         flat = x.transpose(1, 2).reshape(n * frames, x.shape[1], h, w)
         per_frame = None if cond is None else cond.repeat_interleave(frames, dim=0)
         out = self.denoise(self.conv_in(flat), t.repeat_interleave(frames), per_frame,
-                           mix=lambda name, z: self.temporal[name](z, frames))
+                           mix=lambda name, z: self._mix(name, z, frames))
         return out.view(n, frames, c, h, w).transpose(1, 2)
+
+    def _mix(self, name: str, h: torch.Tensor, frames: int) -> torch.Tensor:
+        h = self.temporal[name](h, frames)
+        return self.joint[name](h, frames) if name in self.joint else h
 
 
 def given_frames(first: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor | None:

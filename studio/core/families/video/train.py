@@ -2,7 +2,6 @@
 packed conditions, and the given-first-frame input for image-to-video."""
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import numpy as np
@@ -120,6 +119,12 @@ def preview_strips(model, schedule, conds: torch.Tensor, prediction: str, steps:
     return filmstrip(clips_from_signed(x))
 
 
+def _shape(config: dict) -> dict:
+    """A video config's architecture, with defaults filled in (older checkpoints lack newer fields)."""
+    return {"unet": UNetConfig.from_dict(config.get("unet", {})).to_dict(),
+            "video": VideoConfig.from_dict(config.get("video", {})).to_dict()}
+
+
 def video_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: int = 8, device: str = "cpu",
                seed: int = 0, p_uncond: float = 0.1, p_first: float = 0.25, command: str = "",
                data_dir: str | None = None, limit: int | None = None, prediction: str = "epsilon",
@@ -143,8 +148,7 @@ def video_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: i
               else "independent per frame"}
     if init and ckpt_io.load(init).family == "video":  # a second stage: every weight goes on
         ck = ckpt_io.load(init, family="video")
-        same = json.loads(json.dumps({k: config[k] for k in ("unet", "video")}))  # tuples as JSON lists
-        if {k: ck.config.get(k) for k in ("unet", "video")} != same:
+        if _shape(ck.config) != _shape(config):
             raise CheckpointError(f"{ck.path.name} is a video model of another shape; a warm start needs the same.")
         ckpt_io.load_state(model, ck.group("ema") or ck.group("model"), ck.path.name)
         recipe["warm_start"] = {"checkpoint": ck.id, "sha256": ck.sha256,
