@@ -34,7 +34,7 @@ OPTION_FLAGS: dict[str, dict[str, str]] = {
     "autoencoder": {"channels": "base_channels", "latent_channels": "latent_channels"},
     "ar-transformer": {"dim": "dim", "layers": "layers", "heads": "heads", "captions": "captions"},
     "video": {"channels": "base_channels", "min_snr": "min_snr_gamma", "p_first": "p_first",
-              "shared_noise": "shared_noise"},
+              "shared_noise": "shared_noise", "joint_levels": "joint_levels"},
 }
 # Per command: inputs that are files, not settings; given to the task builder as they are.
 FILE_FLAGS: dict[str, tuple[str, ...]] = {"gan": ("attribute_classifier",), "ar-transformer": ("tokenizer",),
@@ -172,6 +172,9 @@ def add_train(subparsers):
     vd.add_argument("--shared-noise", type=float,
                     help=_help("video", "shared_noise", "share of the noise variance all frames have in common "
                                                         "(mixed noise prior; 0: independent frames)"))
+    vd.add_argument("--joint-levels", type=int, nargs="*", metavar="LEVEL",
+                    help=_help("video", "joint_levels", "U-Net levels (0: full size) that also attend across all "
+                                                        "frames and positions at once"))
     vd.add_argument("--init", help="start the image layers from this image diffusion checkpoint (diffusion-shapes: "
                                    "the same U-Net, reading the prompt's tokens), or go on from a video checkpoint")
 

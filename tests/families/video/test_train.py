@@ -73,3 +73,23 @@ def test_a_warm_start_from_another_u_net_is_refused(tmp_path):
     image = _image_checkpoint(tmp_path / "wide.safetensors", base_channels=16)
     with pytest.raises(CheckpointError, match="not a U-Net of this shape"):
         _task(init=str(image))
+
+
+def test_a_second_stage_goes_on_from_a_video_model_and_may_add_space_time_attention(tmp_path):
+    first = _task()
+    out = tmp_path / "stage1.safetensors"
+    for _ in Trainer(first, TrainConfig(steps=1, batch_size=2, warmup=1, sample_every=5, checkpoint_every=10),
+                     out).run():
+        pass
+    shipped = checkpoint.load(out).group("ema")
+    same = _task(init=str(out))
+    assert all(torch.equal(same.model.state_dict()[k], v) for k, v in shipped.items())
+    wider = _task(init=str(out), joint_levels=(1,))
+    state = wider.model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in shipped.items()), "every trained weight goes on"
+    added = [k for k in state if k.startswith("joint.") and k.endswith(".out.weight")]
+    assert added and all(state[k].eq(0).all() for k in added), "the new attention starts as the identity"
+    assert "space-time attention at levels [1]" in wider.card["recipe"]["warm_start"]["added"]
+    assert "space-time attention at levels 1" in wider.card["recipe"]["arch"]
+    with pytest.raises(CheckpointError, match="another shape"):
+        video_task(FakeEncoder(), base_channels=16, batch_size=2, frames=3, init=str(out))

@@ -40,8 +40,8 @@ def clips_from_signed(x: torch.Tensor) -> np.ndarray:
 
 
 def model_config(*, frames: int = FRAMES, base_channels: int = 32, prediction: str = "epsilon",
-                 schedule: str = "cosine", temporal_levels: tuple[int, ...] = (1, 2), shared_noise: float = 0.0
-                 ) -> dict:
+                 schedule: str = "cosine", temporal_levels: tuple[int, ...] = (1, 2), shared_noise: float = 0.0,
+                 joint_levels: tuple[int, ...] = ()) -> dict:
     if prediction not in PREDICTIONS:
         raise ValueError(f"unknown prediction {prediction!r}; use one of {', '.join(PREDICTIONS)}")
     if schedule not in SCHEDULES:
@@ -50,7 +50,8 @@ def model_config(*, frames: int = FRAMES, base_channels: int = 32, prediction: s
             "text_encoder": "all-MiniLM-L6-v2", "dataset": "moving-shapes",
             "unet": UNetConfig(in_channels=3, image_size=SIZE, base_channels=base_channels, cond_dim=EMBED_DIM,
                                context_dim=EMBED_DIM).to_dict(),
-            "video": VideoConfig(frames=frames, temporal_levels=tuple(temporal_levels)).to_dict(),
+            "video": VideoConfig(frames=frames, temporal_levels=tuple(temporal_levels),
+                                 joint_levels=tuple(joint_levels)).to_dict(),
             "noise": {"shared": shared_noise}}
 
 
@@ -129,18 +130,21 @@ def video_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: i
                seed: int = 0, p_uncond: float = 0.1, p_first: float = 0.25, command: str = "",
                data_dir: str | None = None, limit: int | None = None, prediction: str = "epsilon",
                min_snr_gamma: float = 5.0, init: str | None = None, schedule: str = "cosine",
-               frames: int = FRAMES, shared_noise: float = 0.0) -> TrainTask:
+               frames: int = FRAMES, shared_noise: float = 0.0, joint_levels: tuple[int, ...] = ()) -> TrainTask:
     """Text-to-video diffusion on moving Shapes (16 frames of 32x32 RGB), every batch freshly rendered
     (``data_dir`` and ``limit`` mean nothing here). ``init``: an image diffusion checkpoint of the
     same U-Net (diffusion-shapes) whose weights start the image layers, or a video checkpoint to go
-    on from. ``shared_noise``: the share of noise variance the frames have in common (mixed_noise)."""
+    on from (which may lack the space-time attention ``joint_levels`` adds: it starts as the identity).
+    ``shared_noise``: the share of noise variance the frames have in common (mixed_noise)."""
     if not 0.0 <= shared_noise < 1.0:
         raise ValueError(f"shared_noise is a share of the variance, from 0 to below 1 (got {shared_noise})")
     config = model_config(frames=frames, base_channels=base_channels, prediction=prediction, schedule=schedule,
-                          shared_noise=shared_noise)
+                          shared_noise=shared_noise, joint_levels=tuple(joint_levels))
     model, sched = build(config)
+    joint = config["video"]["joint_levels"]
     recipe = {"arch": "space-time factorised U-Net (per-frame 2-D layers, temporal conv everywhere, temporal "
-                      "attention at levels " + ", ".join(map(str, config["video"]["temporal_levels"])) + ")",
+                      "attention at levels " + ", ".join(map(str, config["video"]["temporal_levels"])) +
+                      (", space-time attention at levels " + ", ".join(map(str, joint)) if joint else "") + ")",
               "text": "pooled vector + token cross-attention", "prediction": prediction,
               "loss_weighting": f"min-SNR-{min_snr_gamma:g}" if min_snr_gamma else "uniform",
               "schedule": schedule, "image_to_video": f"first frame given to {p_first:.0%} of clips",
@@ -148,13 +152,21 @@ def video_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: i
               else "independent per frame"}
     if init and ckpt_io.load(init).family == "video":  # a second stage: every weight goes on
         ck = ckpt_io.load(init, family="video")
-        if _shape(ck.config) != _shape(config):
-            raise CheckpointError(f"{ck.path.name} is a video model of another shape; a warm start needs the same.")
-        ckpt_io.load_state(model, ck.group("ema") or ck.group("model"), ck.path.name)
+        theirs, ours = _shape(ck.config), _shape(config)
+        added = sorted(set(ours["video"]["joint_levels"]) - set(theirs["video"]["joint_levels"]))
+        theirs["video"]["joint_levels"] = ours["video"]["joint_levels"]
+        if theirs != ours:
+            raise CheckpointError(f"{ck.path.name} is a video model of another shape; a warm start needs the same "
+                                  "(it may only lack space-time attention).")
+        state = ck.group("ema") or ck.group("model")
+        if added:  # the new space-time attention layers start as the identity
+            state = {**{k: v for k, v in model.state_dict().items() if k.startswith("joint.")}, **state}
+        ckpt_io.load_state(model, state, ck.path.name)
         recipe["warm_start"] = {"checkpoint": ck.id, "sha256": ck.sha256,
                                 "steps": ck.card.get("training", {}).get("steps_done"),
                                 "from": ck.card.get("recipe", {}).get("warm_start"),
-                                "reproduce": ck.card.get("reproduce", "")}
+                                "reproduce": ck.card.get("reproduce", ""),
+                                **({"added": f"space-time attention at levels {added}"} if added else {})}
     elif init:
         ck = ckpt_io.load(init, family="diffusion")
         unet = ck.config.get("unet", {})
