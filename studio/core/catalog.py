@@ -15,6 +15,8 @@ CAPABILITIES = {
     "attributes": "named attribute directions in its latent space",
     "likelihood": "a test-set likelihood (likelihood)",
     "edits": "change guidance, prompt, negative prompt or sampler mid-run (request.edits; debug_frames)",
+    "preview_modes": "make each step's preview more than one way (preview_modes; set_preview(mode, every)), "
+                     "none of which changes the final image",
     "video": "make clips: each image is a filmstrip of ImageFormat.frames frames side by side, played and "
              "exported as GIF or MP4 (an input image is the clip's first frame)",
 }
@@ -39,11 +41,16 @@ class FamilyInfo:
     # What ``steps`` count in its live preview ("step": denoising steps; "row": rows drawn in raster order;
     # "": one frame, nothing to count).
     unit: str = ""
+    # The ways its step previews can be made ("preview_modes"), the default first: "linear" (a fixed
+    # linear map of the predicted latent to colours, no decoder pass) and "decode" (its decoder).
+    preview_modes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = (self.capabilities - CAPABILITIES.keys()) | (self.controls - CONTROLS)
         if unknown:
             raise ValueError(f"family {self.name!r} declares unknown capabilities or controls: {sorted(unknown)}")
+        if self.can("preview_modes") != bool(self.preview_modes):
+            raise ValueError(f"family {self.name!r}: the preview_modes capability goes with the modes' names")
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities
@@ -61,6 +68,7 @@ class FamilyInfo:
             "attributes": "has no attribute directions to edit.",
             "likelihood": "has no likelihood evaluation.",
             "video": "makes still images, not clips.",
+            "preview_modes": "makes its step previews one way only.",
             "edits": "cannot change its settings mid-run: pause, step and rewind work, edits do not. Families "
                      "that can: " + (", ".join(families_that("edits")) or "none") + ".",
         }.get(capability, f"cannot {capability}.")
@@ -125,7 +133,7 @@ CATALOG: dict[str, FamilyInfo] = {
         "file, read from disk, never downloaded), run by the studio's own samplers: its U-Net denoises a "
         "latent under the CLIP text encoder's reading of the prompt, and its VAE decodes the result. The "
         "preview maps each step's predicted latent to colours linearly (or decodes it every few steps).",
-        frozenset({"img2img"}), "studio.core.families.pipeline", "step",
+        frozenset({"img2img", "preview_modes"}), "studio.core.families.pipeline", "step", ("linear", "decode"),
     ),
 }
 

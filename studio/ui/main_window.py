@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         bar.applyClicked.connect(self.apply_mid_run)
         self.controls.initCleared.connect(session.clear_input)
         self.preview.noisyToggled.connect(self._want_noisy)
+        self.preview.mode_box.changed.connect(self._preview_mode)
         self.preview.pixelClicked.connect(self.redraw_after)
         self.preview.imageDropped.connect(self._dropped_on_preview)
         self.preview.player.message.connect(lambda text, error: self.notify(text, error=error))
@@ -357,6 +358,7 @@ class MainWindow(QMainWindow):
         self.controls.set_family(info)
         self.preview.debug.setVisible(bool(info.unit))  # a single decode has no steps to pause between
         self.preview.set_makes_clips(info.can("video"))
+        self.preview.mode_box.set_modes(info.preview_modes)
         self.preview.show_noisy.setVisible("steps" in info.controls)  # x_t exists only while denoising
         self.prompt_panel.setEnabled("prompt" in info.controls)
         has_latent = info.can("decode")
@@ -411,6 +413,9 @@ class MainWindow(QMainWindow):
 
     def _want_noisy(self, on: bool) -> None:
         self.controller.want_noisy = on
+
+    def _preview_mode(self, mode: str, every: int) -> None:
+        self.controller.preview_mode = (mode, every)  # the runs started from now on
 
     def _on_job(self, ev: JobEvent) -> None:
         """A generation job's events, presented: the preview follows the job it shows."""

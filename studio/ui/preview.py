@@ -27,6 +27,7 @@ from ..core.request import GenerationRequest
 from .canvas import ImageCanvas
 from .clip_player import ClipPlayer
 from .debug_bar import DebugBar
+from .preview_mode import PreviewModeBox
 from .qimage import batch_qimage
 
 IDLE_TEXT = "Type a prompt and press Generate (Ctrl+Enter)"
@@ -54,6 +55,7 @@ class PreviewPanel(QWidget):
         self.gif_button = QPushButton("Export GIF…")
         self.gif_button.setEnabled(False)
         self.gif_button.setToolTip("Every step of the last run as an animated GIF (how the image came about)")
+        self.mode_box = PreviewModeBox()  # for models that make their step previews more than one way
         self.frames: list[np.ndarray] = []
         self.frames_painted = 0
         self._shown_shape: tuple[int, int, int] = (0, 0, 0)  # batch, height, width on the canvas
@@ -78,6 +80,7 @@ class PreviewPanel(QWidget):
         info.addWidget(self.speed_label)
         tools = QHBoxLayout()
         tools.addWidget(self.show_noisy)
+        tools.addWidget(self.mode_box)
         tools.addStretch(1)
         tools.addWidget(self.gif_button)
         layout = QVBoxLayout(self)

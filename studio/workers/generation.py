@@ -78,6 +78,9 @@ class GenerationController(QObject):
         # Seconds between frames sent to the GUI (0: every step). 30 a second looks fluid, and on a
         # 2-core machine every repaint is CPU taken from sampling, so more would cost speed for nothing.
         self.preview_interval = 1 / 30
+        # How a model that makes its step previews more than one way ("preview_modes") makes them:
+        # (mode, every k steps); None leaves the model's own.
+        self.preview_mode: tuple[str, int] | None = None
         self._loader = loader
         self._models: dict[str, object] = {}
         self._models_lock = threading.Lock()
@@ -191,13 +194,15 @@ class GenerationController(QObject):
         return model
 
     def _generate(self, job: Job, request: GenerationRequest, want_noisy: bool, keep_frames: bool,
-                  interval: float) -> Iterator[JobEvent | None]:
+                  interval: float, preview: tuple[str, int] | None = None) -> Iterator[JobEvent | None]:
         """Every step is checked for cancellation, but only frames the screen can show are sent to the
         GUI thread (each crossing costs both threads the GIL)."""
         from ..core.debugger import Debugger  # imports torch: not before the first generation
         from ..store.inputs import load_input  # the caller gives the family pixels, not a hash
 
         model = yield from self._load(job, request.checkpoint)
+        if preview is not None and model.can("preview_modes") and preview[0] in model.preview_modes:
+            model.set_preview(*preview)
         resolved = model.resolve(request)
         yield job.event("started", result=resolved, message="Generating…")
         if note := changed_note(request, resolved):
@@ -294,7 +299,7 @@ class GenerationController(QObject):
         self.stepping.reset()  # a new run starts running, with no command of the last one left
         self.busyChanged.emit(True)
         work = partial(self._generate, request=request, want_noisy=self.want_noisy, keep_frames=self.keep_frames,
-                       interval=self.preview_interval)
+                       interval=self.preview_interval, preview=self.preview_mode)
         self.runner.post(work, job_id=job_id, priority=JOB)
 
     def _next(self, cancel: bool = False) -> None:

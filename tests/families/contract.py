@@ -27,7 +27,7 @@ from tests.conftest import needs_fmnist
 
 # The capabilities with methods or request fields of their own ("attributes" is a latent-panel
 # feature with nothing to call on the Family).
-CHECKED = ("img2img", "encode", "decode", "redraw", "likelihood", "edits", "video")
+CHECKED = ("img2img", "encode", "decode", "redraw", "likelihood", "edits", "video", "preview_modes")
 FMNIST_SHAPE = (28, 28, 1)
 
 
@@ -249,6 +249,9 @@ class FamilyContract:
         elif undeclared == "video":  # nothing to call: its images are single frames
             assert f.frames == 1 and f.frame_shape == f.shape
             assert {fr.frames for fr in model.sample(req)} == {1}
+        elif undeclared == "preview_modes":
+            assert model.preview_modes == ()
+            refused(lambda: model.set_preview("linear"))
         else:
             raise AssertionError(f"no refusal check for {undeclared!r}")
 
@@ -294,6 +297,26 @@ class FamilyContract:
         assert edited.edits == ((1, "guidance", 4.0),)
         final = dbg.run()
         assert final.final and np.array_equal(final.preview, model.generate(edited))
+
+    def check_preview_modes(self, model, req, **_) -> None:
+        """Every preview mode shows every step and ends on the same image; the one in use comes first."""
+        modes = model.preview_modes
+        assert len(modes) >= 2 and len(set(modes)) == len(modes)
+        r = req.with_(steps=max(req.steps, 4), batch_size=2)
+        final = model.generate(r)
+        shown: dict[tuple[str, int], list[bytes]] = {}
+        for mode in modes:
+            for every in (1, 3):
+                model.set_preview(mode, every)
+                assert model.preview_modes[0] == mode
+                frames = list(model.sample(r))
+                assert len(frames) == r.steps and np.array_equal(frames[-1].preview, final), (mode, every)
+                shown[mode, every] = [f.preview.tobytes() for f in frames[:-1]]
+        assert len({tuple(v) for v in shown.values()}) > 1, "the modes show the steps differently"
+        for bad in (("no such mode", 1), (modes[0], 0), (modes[0], 1.5)):
+            with pytest.raises(ValueError):
+                model.set_preview(*bad)
+        model.set_preview(modes[0])
 
     def check_video(self, model, req, **_) -> None:
         """Each image is a filmstrip of ``frames`` frames, every step's preview included."""

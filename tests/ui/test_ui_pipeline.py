@@ -78,3 +78,32 @@ def test_add_model_takes_a_folder_or_a_file_and_says_why_it_refuses_one(qtbot, d
         assert panel.add_model(broken) is None
     assert "missing unet (the U-Net that denoises)" in failed.args[0]
     assert failed.args[0] == panel.problems.text() and panel.current().id == "tiny-sd-2", "nothing else changed"
+
+
+def test_the_preview_mode_box_sets_how_its_steps_are_shown_and_the_image_stays_the_same(qtbot, data_dir,
+                                                                                         studio_window):
+    info = add_pipeline(shared())
+    window = studio_window("pipeline", info.id, every_frame=True)
+    box = window.preview.mode_box
+    assert box.isVisible() and box.value() == ("linear", 1) and not box.every.isEnabled()
+    window.controls.steps.setValue(4)
+    window.controls.seed_lock.setChecked(True)
+    frames = frames_of(window)
+    fast = run(qtbot, window, window.generate)
+
+    box.mode.setFocus()
+    qtbot.keyClick(box.mode, Qt.Key.Key_Down)  # the decoder, every 2 steps
+    assert box.mode.currentData() == "decode" and box.every.isEnabled()
+    box.every.selectAll()
+    qtbot.keyClicks(box.every, "2")
+    assert window.controller.preview_mode == ("decode", 2)
+    frames.clear()
+    decoded = run(qtbot, window, window.generate)
+    assert decoded.request == fast.request and np.array_equal(decoded.images, fast.images), "the same image"
+    assert window.controller.model(info.id).preview_modes[0] == "decode"
+    assert [f.step for f in frames] == [1, 2, 3, 4]
+    assert np.array_equal(frames[2].preview, frames[1].preview), "step 3 keeps step 2's decoded preview"
+    assert not np.array_equal(frames[1].preview, frames[0].preview)
+
+    window.model_panel.select("diffusion", "diffusion-fmnist")
+    assert not box.isVisible(), "a model that previews one way shows no choice"

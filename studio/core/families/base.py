@@ -115,6 +115,16 @@ class Family(ABC):
 
     # --- what it is -----------------------------------------------------------------------------
     @property
+    def preview_modes(self) -> tuple[str, ...]:
+        """The ways it can make each step's preview ("preview_modes"), the one in use first; () when one."""
+        return ()
+
+    def set_preview(self, mode: str, every: int = 1) -> None:
+        """Make the following runs' step previews ``mode`` (one of preview_modes), an expensive one only
+        every ``every`` steps (the last one made stays up in between). Never changes the final image."""
+        self.require("preview_modes")
+
+    @property
     def label(self) -> str:
         return self.info.label
 

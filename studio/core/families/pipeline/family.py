@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...catalog import CATALOG
 from ...checkpoint import Checkpoint
 from ...denoising.objective import to_eps
 from ...denoising.samplers import make_sampler
@@ -28,7 +29,7 @@ from .preview import SD_LATENT_RGB, linear_rgb
 from .sources import PipelineSource, default_id, describe
 from .sources import content_hash as pipeline_hash
 
-PREVIEWS = ("linear", "decode")  # how each step's predicted latent is shown; the final image always decodes
+PREVIEWS = CATALOG["pipeline"].preview_modes  # how each step's predicted latent is shown; the final image decodes
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 GUIDANCE = 7.0  # the usual CFG scale of SD models (AUTOMATIC1111's default)
 
@@ -51,6 +52,13 @@ class PipelineCheckpoint(Checkpoint):
         return pipeline_hash(self.source, self.file_sha256)
 
 
+def _check_preview(mode: str, every: int) -> None:
+    if mode not in PREVIEWS:
+        raise ValueError(f"preview must be one of {', '.join(PREVIEWS)}, not {mode!r}")
+    if not (isinstance(every, int) and not isinstance(every, bool) and every >= 1):
+        raise ValueError(f"a preview is made every whole number of steps, at least 1 (got {every!r})")
+
+
 @register
 class PipelineFamily(Family):
     name = "pipeline"  # label, controls (with "size"), samplers and img2img come from its CATALOG entry
@@ -63,10 +71,7 @@ class PipelineFamily(Family):
         CPU unless given ("float32", "float16", "bfloat16")."""
         if not isinstance(checkpoint, PipelineCheckpoint) or checkpoint.source is None:
             raise StudioError("A pipeline is opened from its folder or file (PipelineFamily.from_checkpoint).")
-        if preview not in PREVIEWS:
-            raise ValueError(f"preview must be one of {', '.join(PREVIEWS)}, not {preview!r}")
-        if not (isinstance(decode_every, int) and decode_every >= 1):
-            raise ValueError(f"decode_every must be a whole number of steps, at least 1 (got {decode_every!r})")
+        _check_preview(preview, decode_every)
         if dtype is not None and dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
         super().__init__(checkpoint, device)
@@ -91,6 +96,14 @@ class PipelineFamily(Family):
         return cls(checkpoint, device, **options)
 
     # --- what it is -----------------------------------------------------------------------------
+    @property
+    def preview_modes(self) -> tuple[str, ...]:
+        return (self.preview_mode, *(m for m in PREVIEWS if m != self.preview_mode))
+
+    def set_preview(self, mode: str, every: int = 1) -> None:
+        _check_preview(mode, every)
+        self.preview_mode, self.decode_every = mode, every
+
     @property
     def image_format(self) -> ImageFormat:
         """The size it was trained at; a request may ask for another (the "size" control)."""
