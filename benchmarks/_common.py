@@ -28,6 +28,19 @@ def table(rows: list[tuple], header: tuple) -> str:
     return "\n".join([line, sep, *body])
 
 
+def interleaved(arms: dict, rounds: int) -> dict:
+    """Seconds of each arm (name -> a function returning its seconds) over ``rounds`` rounds, after a
+    warm-up round that is not counted; the order alternates each round so that drift hits every arm."""
+    names = list(arms)
+    times: dict = {name: [] for name in names}
+    for r in range(rounds + 1):
+        for name in (names if r % 2 else names[::-1]):
+            seconds = arms[name]()
+            if r:
+                times[name].append(seconds)
+    return times
+
+
 def percentile(values: list[float], q: float) -> float:
     s = sorted(values)
     k = min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from _common import parser, table
+from _common import interleaved, parser, table
 
 
 def main() -> None:
@@ -49,12 +49,7 @@ def main() -> None:
         return seconds
 
     modes = ("none", "linear", "decode")
-    times: dict[str, list[float]] = {m: [] for m in modes}
-    for r in range(args.rounds + 1):
-        for mode in (modes if r % 2 else modes[::-1]):
-            seconds = run(mode)
-            if r:  # round 0 warms up
-                times[mode].append(seconds)
+    times = interleaved({m: lambda m=m: run(m) for m in modes}, args.rounds)
     floor = statistics.median(times["none"])
     rows = [(m, f"{statistics.median(times[m]):.2f}", f"{(statistics.median(times[m]) / floor - 1) * 100:+.1f}%")
             for m in modes]

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, parser, table
+from _common import ROOT, interleaved, parser, table
 
 
 def build(folder: Path, size: int) -> Path:
@@ -83,12 +83,7 @@ def main() -> None:
             return time.perf_counter() - t0
 
         modes = ("none", "linear", "decode", "decode every k")
-        times: dict[str, list[float]] = {m: [] for m in modes}
-        for r in range(args.rounds + 1):
-            for mode in (modes if r % 2 else modes[::-1]):
-                seconds = run(mode)
-                if r:  # round 0 warms up
-                    times[mode].append(seconds)
+        times = interleaved({m: lambda m=m: run(m) for m in modes}, args.rounds)
     floor = statistics.median(times["none"])
     label = {"none": "none (the floor)", "linear": "latent colours, every step", "decode": "VAE decoder, every step",
              "decode every k": f"VAE decoder, every {args.every} steps"}

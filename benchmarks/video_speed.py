@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from _common import ROOT, parser, table
+from _common import ROOT, interleaved, parser, table
 
 DEFAULT_CHECKPOINT = ROOT / "resources" / "checkpoints" / "video-shapes.safetensors"
 SAMPLERS = ("ddim", "dpm++2m")
@@ -80,12 +80,8 @@ def main() -> None:
     for batch in BATCHES:
         req = model.resolve(base.with_(sampler="ddim", batch_size=batch))
         total = sum(1 for _ in model.frames(req.with_(steps=args.steps), None, want_noisy=False))
-        times: dict[bool, list[float]] = {False: [], True: []}
-        for r in range(args.rounds + 1):
-            for previews in ((False, True) if r % 2 else (True, False)):  # alternate so drift affects both
-                seconds = run(model, req, previews=previews, total=total)
-                if r:  # round 0 warms up
-                    times[previews].append(seconds)
+        times = interleaved({p: lambda p=p: run(model, req, previews=p, total=total) for p in (False, True)},
+                            args.rounds)
         floor, shown = statistics.median(times[False]), statistics.median(times[True])
         overhead.append(("ddim", batch, args.steps, f"{floor:.3f}", f"{shown:.3f}",
                          f"{100 * (shown / floor - 1):+.1f}%"))
