@@ -44,6 +44,16 @@ echo "bundle: running PyInstaller (minutes)" >&2
 (cd packaging/pyinstaller && "$work/venv/bin/python" -m PyInstaller --noconfirm --clean \
   --distpath "$root/dist" --workpath "$work/pyinstaller" genstudio-gui.spec)
 
+# PyInstaller copies a library both beside the binary and into its package (torch's libtorch_cpu.so,
+# about 400 MB, twice): the copy beside it becomes a link to the package's.
+internal="$root/dist/genstudio-gui/_internal"
+for top in "$internal"/lib*.so*; do
+  [ -f "$top" ] && [ ! -L "$top" ] || continue
+  for pkg in "$internal"/torch/lib/"$(basename "$top")"; do
+    if [ -f "$pkg" ] && cmp -s "$top" "$pkg"; then ln -sf "torch/lib/$(basename "$top")" "$top"; fi
+  done
+done
+
 bin="$root/dist/genstudio-gui/genstudio-gui"
 echo "bundle: self-test of $bin (offscreen, from another folder)" >&2
 t0=$(date +%s.%N)
@@ -57,5 +67,5 @@ fi
 # Start-up: the run less the time the self-test spent making its images (which includes loading torch,
 # the models and the prompt encoder on the worker thread, after the window is up).
 images=$(awk '$1 == "OK" { for (i = 1; i < NF; i++) if ($i == "in") s += $(i + 1) } END { print s + 0 }' <<<"$report")
-echo "bundle: dist/genstudio-gui, $(du -sh "$root/dist/genstudio-gui" | cut -f1)"
+echo "bundle: dist/genstudio-gui, $(du -sh "$root/dist/genstudio-gui" | cut -f1) ($(tar -czf - -C "$root/dist" genstudio-gui | wc -c | awk '{printf "%.0f MB", $1 / 1e6}') as a .tar.gz)"
 awk -v t0="$t0" -v t1="$t1" -v img="$images" 'BEGIN { printf "bundle: self-test %.1f s in all: start-up, window and closing %.1f s; the images (torch, models and prompt encoder loading included) %.1f s\n", t1 - t0, t1 - t0 - img, img }'

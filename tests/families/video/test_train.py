@@ -91,5 +91,12 @@ def test_a_second_stage_goes_on_from_a_video_model_and_may_add_space_time_attent
     assert added and all(state[k].eq(0).all() for k in added), "the new attention starts as the identity"
     assert "space-time attention at levels [1]" in wider.card["recipe"]["warm_start"]["added"]
     assert "space-time attention at levels 1" in wider.card["recipe"]["arch"]
+    out2 = tmp_path / "stage2.safetensors"
+    for _ in Trainer(wider, TrainConfig(steps=1, batch_size=2, warmup=1, sample_every=5, checkpoint_every=10),
+                     out2).run():
+        pass
+    assert _task(init=str(out2), joint_levels=(1,)).model.joint, "a third stage goes on with it"
+    with pytest.raises(CheckpointError, match="--joint-levels 1"):
+        _task(init=str(out2))
     with pytest.raises(CheckpointError, match="another shape"):
         video_task(FakeEncoder(), base_channels=16, batch_size=2, frames=3, init=str(out))

@@ -153,6 +153,9 @@ def video_task(encoder: PromptEncoder, *, base_channels: int = 32, batch_size: i
     if init and ckpt_io.load(init).family == "video":  # a second stage: every weight goes on
         ck = ckpt_io.load(init, family="video")
         theirs, ours = _shape(ck.config), _shape(config)
+        if missing := sorted(set(theirs["video"]["joint_levels"]) - set(ours["video"]["joint_levels"])):
+            raise CheckpointError(f"{ck.path.name} has space-time attention at levels {missing}; go on from it "
+                                  f"with --joint-levels {' '.join(map(str, theirs['video']['joint_levels']))}.")
         added = sorted(set(ours["video"]["joint_levels"]) - set(theirs["video"]["joint_levels"]))
         theirs["video"]["joint_levels"] = ours["video"]["joint_levels"]
         if theirs != ours:
