@@ -127,4 +127,6 @@ def _one(window, family: str, steps: int, timeout_s: float) -> Outcome | None:
     if int(images.max()) == int(images.min()):
         return Outcome(family, ck, False, f"a blank image (every pixel {int(images.min())})")
     _, h, w, c = images.shape
-    return Outcome(family, ck, True, f"{w}x{h}x{c} image in {seconds:.1f} s")
+    frames = max((ev.frame.frames for ev in events if ev.kind == "frame" and ev.frame is not None), default=1)
+    made = f"{frames}-frame clip of {w // frames}x{h}x{c}" if frames > 1 else f"{w}x{h}x{c} image"
+    return Outcome(family, ck, True, f"{made} in {seconds:.1f} s")
