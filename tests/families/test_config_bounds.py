@@ -91,6 +91,9 @@ ABSURD = [
     ("video", {("video", "frames"): 100_000}, "video.frames"),
     ("video", {("video", "temporal_levels"): [5]}, "video.temporal_levels"),  # the U-Net has 2 levels
     ("video", {("video", "heads"): 3}, "video.heads"),
+    ("video", {("video", "joint_levels"): [5]}, "video.joint_levels"),
+    ("video", {("video", "joint_levels"): [0], ("video", "frames"): 64, ("unet", "image_size"): 32},
+     "video.joint_levels"),  # 64 frames x 32x32 positions in one attention
     ("video", {("video", "conditioning_frames"): "yes"}, "video.conditioning_frames"),
     ("video", {("unet", "image_size"): 100_000}, "unet.image_size"),
     ("video", {("unet", "in_channels"): 4}, "unet.in_channels"),
