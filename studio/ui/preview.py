@@ -2,7 +2,8 @@
 loads, the canvas says what is loading and the progress bar is busy; a rate is shown only for runs of
 more than one step (a one-step decode has none worth reading). For a family that makes clips, the canvas
 shows every step's clips, each filmstrip wrapped into the rows that show its frames largest, and a
-player under it shows one clip (the first, or the one clicked in a batch): the frame its scrubber is on while sampling, playing once the run is done."""
+player under it shows one clip (the first, or the one clicked in a batch): the frame its scrubber is
+on while sampling, playing once the run is done."""
 from __future__ import annotations
 
 import time
