@@ -118,8 +118,11 @@ class VideoUNet(UNet):
         self.temporal = nn.ModuleDict({
             name: TemporalLayer(ch, video.frames, level in video.temporal_levels, video.heads)
             for name, ch, level in self.block_names()})
+        side = [config.image_size]  # the feature map's side at each level (a stride-2 conv rounds up)
+        while len(side) < len(config.channel_mult):
+            side.append((side[-1] + 1) // 2)
         self.joint = nn.ModuleDict({
-            name: SpaceTimeAttention(ch, video.frames, config.image_size >> level, video.heads)
+            name: SpaceTimeAttention(ch, video.frames, side[level], video.heads)
             for name, ch, level in self.block_names() if level in video.joint_levels})
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None,
