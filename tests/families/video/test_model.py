@@ -125,3 +125,11 @@ def test_init_from_image_refuses_another_architecture():
                             attention_levels=(1,), emb_dim=16, cond_dim=384, context_dim=384))
     with pytest.raises(ValueError, match="does not fit"):
         init_from_image(video, other.state_dict())
+
+
+def test_space_time_attention_fits_feature_maps_of_odd_sizes():
+    odd = UNetConfig(in_channels=3, image_size=10, base_channels=8, channel_mult=(1, 2, 2), attention_levels=(2,),
+                     emb_dim=16, cond_dim=384, context_dim=384)  # 10 -> 5 -> 3 positions a side
+    video = VideoUNet(odd, VideoConfig(frames=3, temporal_levels=(1,), heads=2, joint_levels=(1, 2))).eval()
+    with torch.no_grad():
+        assert video(torch.randn(1, 3, 3, 10, 10), torch.tensor([5]), _cond(1)).shape == (1, 3, 3, 10, 10)
