@@ -33,6 +33,7 @@ class FakeFamily(Family):
         super().__init__(FakeCheckpoint(checkpoint, sha), "cpu")
         self.size, self.fail_at, self.gate_at = size, fail_at, gate_at
         self.gate = threading.Event()  # a step at ``gate_at`` waits for it
+        self.at_gate = threading.Event()  # set when that step has started (and waits)
         self.sample_threads: set[int] = set()
         self.steps_run = 0
 
@@ -53,6 +54,7 @@ class FakeFamily(Family):
         n = request.steps
         for i in range(1, n + 1):
             if i == self.gate_at:
+                self.at_gate.set()
                 self.gate.wait(WAIT / 1000)
             if i == self.fail_at:
                 raise StudioError(f"scripted failure at step {i}")

@@ -53,15 +53,11 @@ def test_cancel_stops_at_the_next_step(qtbot, controller, collect):
     model = FakeFamily(gate_at=4)  # step 4 waits until the test has cancelled
     c = controller(Loader(fake=model))
     events = collect(c.event)
-
-    def on_event(ev):
-        if ev.kind == "frame" and ev.step == 3:
-            c.cancel()
-            model.gate.set()
-
-    c.event.connect(on_event)
     with qtbot.waitSignal(c.event, check_params_cb=is_("cancelled"), timeout=WAIT):
         c.submit(make_request(steps=100))
+        qtbot.waitUntil(model.at_gate.is_set, timeout=WAIT)  # step 4 is under way: cancel it there
+        c.cancel()
+        model.gate.set()
     assert [e.step for e in events if e.kind == "frame"] == [1, 2, 3], "nothing is shown after the cancel"
     assert model.steps_run == 4, "the step under way finishes; no further one starts"
     assert kinds(events)[-1] == "cancelled" and "result" not in kinds(events)
