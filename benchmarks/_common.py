@@ -28,6 +28,24 @@ def table(rows: list[tuple], header: tuple) -> str:
     return "\n".join([line, sep, *body])
 
 
+def time_generation(model, req, patch: dict | None = None) -> float:
+    """Seconds to run ``model.frames(req)`` to its last frame, with the attributes in ``patch`` set on
+    the model for that run only (to leave a part out, e.g. the per-step previews)."""
+    import time
+
+    patch = patch or {}
+    for name, value in patch.items():
+        setattr(model, name, value)
+    try:
+        t0 = time.perf_counter()
+        for _ in model.frames(req, None, want_noisy=False):
+            pass
+        return time.perf_counter() - t0
+    finally:
+        for name in patch:
+            model.__dict__.pop(name, None)
+
+
 def interleaved(arms: dict, rounds: int) -> dict:
     """Seconds of each arm (name -> a function returning its seconds) over ``rounds`` rounds, after a
     warm-up round that is not counted; the order alternates each round so that drift hits every arm."""

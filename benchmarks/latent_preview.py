@@ -8,9 +8,8 @@ the final image decoded; the cost floor). Runs interleaved; the overhead is agai
 from __future__ import annotations
 
 import statistics
-import time
 
-from _common import interleaved, parser, table
+from _common import interleaved, parser, table, time_generation
 
 
 def main() -> None:
@@ -38,15 +37,11 @@ def main() -> None:
     def run(mode: str) -> float:
         model.latent_preview = "linear" if mode == "none" else mode
         decode = model.latent_space.decode
-        if mode == "none":  # only the final frame decodes: the per-step previews are left as latents
-            model._pixels = lambda x, final=False, cheap=False: (  # noqa: E731
-                diffusion_family.from_signed(decode(x)) if final else None)
-        t0 = time.perf_counter()
-        for _ in model.frames(req, None, want_noisy=False):
-            pass
-        seconds = time.perf_counter() - t0
-        model.__dict__.pop("_pixels", None)
-        return seconds
+        if mode != "none":
+            return time_generation(model, req)
+        # only the final frame decodes: the per-step previews are left as latents
+        return time_generation(model, req, {"_pixels": lambda x, final=False, cheap=False: (
+            diffusion_family.from_signed(decode(x)) if final else None)})
 
     modes = ("none", "linear", "decode")
     times = interleaved({m: lambda m=m: run(m) for m in modes}, args.rounds)

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
-from _common import ROOT, interleaved, parser, table
+from _common import ROOT, interleaved, parser, table, time_generation
 
 
 def build(folder: Path, size: int) -> Path:
@@ -76,11 +75,10 @@ def main() -> None:
                 pipeline_family.linear_rgb = lambda x0, size: torch.zeros(len(x0), 3, *size[::-1])
             else:
                 model.set_preview(*((mode, 1) if mode != "decode every k" else ("decode", args.every)))
-            t0 = time.perf_counter()
-            for _ in model.sample(req):
-                pass
-            pipeline_family.linear_rgb = linear_rgb
-            return time.perf_counter() - t0
+            try:
+                return time_generation(model, req)
+            finally:
+                pipeline_family.linear_rgb = linear_rgb
 
         modes = ("none", "linear", "decode", "decode every k")
         times = interleaved({m: lambda m=m: run(m) for m in modes}, args.rounds)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from _common import ROOT, interleaved, parser, table
+from _common import ROOT, interleaved, parser, table, time_generation
 
 DEFAULT_CHECKPOINT = ROOT / "resources" / "checkpoints" / "video-shapes.safetensors"
 SAMPLERS = ("ddim", "dpm++2m")
@@ -19,20 +19,15 @@ BATCHES = (1, 4)
 
 def run(model, req, *, previews: bool, total: int) -> float:
     """Seconds for one whole generation; without ``previews`` only the final step's filmstrip is made."""
-    if not previews:
-        strips, calls = model._strips, [0]
+    if previews:
+        return time_generation(model, req)
+    strips, calls = model._strips, [0]
 
-        def final_only(x):
-            calls[0] += 1
-            return strips(x) if calls[0] == total else None
+    def final_only(x):
+        calls[0] += 1
+        return strips(x) if calls[0] == total else None
 
-        model._strips = final_only
-    t0 = time.perf_counter()
-    for _frame in model.frames(req, None, want_noisy=False):
-        pass
-    seconds = time.perf_counter() - t0
-    model.__dict__.pop("_strips", None)
-    return seconds
+    return time_generation(model, req, {"_strips": final_only})
 
 
 def main() -> None:

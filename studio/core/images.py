@@ -84,19 +84,15 @@ def open_user_image(path: str | Path, formats: tuple[str, ...] = USER_FORMATS) -
     USER_FORMATS) of a sane size."""
     from PIL import UnidentifiedImageError
 
-    from .errors import StudioError
+    from .errors import StudioError, unreadable
 
     name = Path(path).name or str(path)
     try:
         with warnings.catch_warnings():  # Pillow only warns between 89 and 179 Mpx; ours is one message
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(path, formats=[f for f in formats if f in USER_FORMATS])
-    except FileNotFoundError:
-        raise StudioError(f"{name} does not exist.") from None
-    except IsADirectoryError:
-        raise StudioError(f"{name} is a folder, not an image.") from None
-    except PermissionError:
-        raise StudioError(f"{name} could not be opened: permission denied.") from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+        raise unreadable(name, e, "an image") from None
     except UnidentifiedImageError:
         raise StudioError(f"{name} is not an image this studio can read ({', '.join(formats)}).") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from ..core.atomic import atomic_write
-from ..core.errors import RequestError, StudioError
+from ..core.errors import RequestError, StudioError, unreadable
 from ..core.images import open_user_image
 from ..core.request import MAX_BATCH, GenerationRequest
 from .pngmeta import FORMAT_VERSION, MAX_SETTINGS_JSON, parse_settings
@@ -216,14 +216,8 @@ def _sniff(path: Path) -> tuple[str, str]:
     try:
         with open(path, "rb") as f:
             head = f.read(12)
-    except FileNotFoundError:
-        raise StudioError(f"{name} does not exist.") from None
-    except IsADirectoryError:
-        raise StudioError(f"{name} is a folder, not a video.") from None
-    except PermissionError:
-        raise StudioError(f"{name} could not be opened: permission denied.") from None
     except OSError as e:
-        raise StudioError(f"{name} could not be read ({e.strerror or e}).") from None
+        raise unreadable(name, e, "a video") from None
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return "gif", name
     if head[4:8] == b"ftyp":  # an ISO media file (MP4, MOV): its first box names its brand
